@@ -1,0 +1,54 @@
+# dlfs-lab — every target creates what it needs (.venv, packages, MNIST) on first use and reuses it afterwards.
+#   make lab       start JupyterLab on notebooks/
+#   make test      unit tests + every notebook under nbval (quick mode), the CI command
+#   make data      fetch and verify MNIST into the local cache
+#   make execute   re-run every notebook in place with full budgets (refreshes the committed outputs)
+#   make clean     remove .venv, caches and the MNIST cache
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+JOBS   ?= 2
+NOTEBOOKS := $(sort $(wildcard notebooks/ch*.ipynb))
+
+.PHONY: lab test test-unit test-notebooks data execute clean venv
+
+venv: $(STAMP)
+
+# The venv is (re)built only when it is missing or pyproject.toml changed.
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	@touch $(STAMP)
+
+data: $(STAMP)
+	$(PY) -m dataset.mnist
+
+lab: data
+	$(PY) -m jupyter lab --notebook-dir=notebooks
+
+test: data
+	DLFS_QUICK=1 $(PY) -m pytest -n $(JOBS) --dist loadscope \
+	    --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg \
+	    tests $(NOTEBOOKS)
+
+test-unit: data
+	DLFS_QUICK=1 $(PY) -m pytest -n $(JOBS) tests
+
+test-notebooks: data
+	DLFS_QUICK=1 $(PY) -m pytest -n $(JOBS) --dist loadscope \
+	    --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg $(NOTEBOOKS)
+
+# Full budgets (DLFS_QUICK unset): this is what the committed outputs show.
+execute: data
+	cd notebooks && for nb in $(notdir $(NOTEBOOKS)); do \
+	    echo "== $$nb"; \
+	    env -u DLFS_QUICK ../$(PY) -m jupyter nbconvert --to notebook --execute --inplace \
+	        --ExecutePreprocessor.timeout=1800 "$$nb" || exit 1; \
+	done
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info test-artifacts
+	rm -f dataset/*.npz dataset/*.part dataset/*.lock
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,1 @@
+"""MNIST for dlfs-lab: ``from dataset.mnist import load_mnist``."""

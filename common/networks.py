@@ -1,0 +1,364 @@
+"""The book's networks, built from ``common.layers`` (chapters 4-8).
+
+Every network here is a plain stack of layers topped by ``SoftmaxWithLoss`` and offers the same
+methods, as in the book:
+
+- ``predict(x, train_flg=False)``  scores (N, C) — softmax is not needed to pick a class
+- ``loss(x, t, train_flg=False)``  mean cross-entropy (+ weight decay, if any)
+- ``accuracy(x, t)``               fraction of correct predictions, in batches
+- ``gradient(x, t)``               backpropagation: dict of dL/dparam, same keys as ``params``
+- ``numerical_gradient(x, t)``     the slow check of ``gradient`` (chapter 4's method)
+- ``save_params(path)`` / ``load_params(path)``  ``.npz`` files, never pickle
+
+Each method takes ``x`` and recomputes from it: no hidden cache of a previous forward pass that
+could silently go stale.
+
+``params`` maps names ("W1", "b1", "gamma1", ...) to the *same* arrays the layers use, so an
+optimizer that updates ``params`` in place updates the layers too.
+
+Networks hold a ``dtype`` (float64 by default, as the book; float32 for fast training) and cast
+float input to it. Integer input is refused with a ``TypeError``: images must be normalised first.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from common.functions import labels_from_targets
+from common.gradient import numerical_gradient as _numerical_gradient
+from common.layers import (Affine, BatchNormalization, Convolution, Dropout, Pooling, Relu, Sigmoid,
+                           SoftmaxWithLoss)
+from common.util import conv_output_size
+
+ACTIVATIONS = {"relu": Relu, "sigmoid": Sigmoid}
+METADATA_KEY = "__metadata__"
+
+
+def init_scale(weight_init_std: float | str, fan_in: int) -> float:
+    """Standard deviation of the initial weights for a layer with ``fan_in`` inputs.
+
+    A number is used as is (the book's 0.01). ``"he"``/``"relu"``: sqrt(2 / fan_in), keeps ReLU
+    activations from shrinking layer by layer. ``"xavier"``/``"sigmoid"``: sqrt(1 / fan_in).
+    """
+    if isinstance(weight_init_std, str):
+        name = weight_init_std.lower()
+        if name in ("he", "relu"):
+            return float(np.sqrt(2.0 / fan_in))
+        if name in ("xavier", "sigmoid", "tanh"):
+            return float(np.sqrt(1.0 / fan_in))
+        raise ValueError(f"unknown weight_init_std {weight_init_std!r}: use a number, 'he' or 'xavier'")
+    return float(weight_init_std)
+
+
+class Network:
+    """Shared machinery: a list of named layers, a loss layer, parameter bookkeeping and I/O."""
+
+    def __init__(self, dtype: Any = np.float64, seed: int | None = None, weight_decay_lambda: float = 0.0) -> None:
+        self.dtype = np.dtype(dtype)
+        if not np.issubdtype(self.dtype, np.floating):
+            raise TypeError(f"network dtype must be a floating type, got {self.dtype}")
+        self.rng = np.random.default_rng(seed)
+        self.weight_decay_lambda = weight_decay_lambda
+        self.params: dict[str, np.ndarray] = {}
+        self.layers: dict[str, Any] = {}
+        self.last_layer = SoftmaxWithLoss()
+        # param name -> (layer, name of the gradient attribute on that layer)
+        self._grad_source: dict[str, tuple[Any, str]] = {}
+
+    # ---- building -----------------------------------------------------------------------------
+    def _weights(self, shape: tuple[int, ...], std: float) -> np.ndarray:
+        return (std * self.rng.standard_normal(shape)).astype(self.dtype)
+
+    def _add_affine(self, i: int, n_in: int, n_out: int, std: float) -> None:
+        W, b = self._weights((n_in, n_out), std), np.zeros(n_out, dtype=self.dtype)
+        self.params[f"W{i}"], self.params[f"b{i}"] = W, b
+        layer = Affine(W, b)
+        self.layers[f"Affine{i}"] = layer
+        self._grad_source[f"W{i}"], self._grad_source[f"b{i}"] = (layer, "dW"), (layer, "db")
+
+    def _add_conv(self, i: int, n_channels: int, filter_num: int, filter_size: int, stride: int, pad: int,
+                  std: float) -> None:
+        W = self._weights((filter_num, n_channels, filter_size, filter_size), std)
+        b = np.zeros(filter_num, dtype=self.dtype)
+        self.params[f"W{i}"], self.params[f"b{i}"] = W, b
+        layer = Convolution(W, b, stride=stride, pad=pad)
+        self.layers[f"Conv{i}"] = layer
+        self._grad_source[f"W{i}"], self._grad_source[f"b{i}"] = (layer, "dW"), (layer, "db")
+
+    def _add_batchnorm(self, i: int, size: int) -> None:
+        gamma, beta = np.ones(size, dtype=self.dtype), np.zeros(size, dtype=self.dtype)
+        self.params[f"gamma{i}"], self.params[f"beta{i}"] = gamma, beta
+        layer = BatchNormalization(gamma, beta)
+        self.layers[f"BatchNorm{i}"] = layer
+        self._grad_source[f"gamma{i}"], self._grad_source[f"beta{i}"] = (layer, "dgamma"), (layer, "dbeta")
+
+    # ---- forward / backward -------------------------------------------------------------------
+    def _as_input(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.floating):
+            raise TypeError(f"{type(self).__name__} needs floating-point input, got dtype {x.dtype}; "
+                            f"load MNIST with normalize=True or convert with x.astype(np.float32) / 255")
+        return x.astype(self.dtype, copy=False)
+
+    def predict(self, x: np.ndarray, train_flg: bool = False) -> np.ndarray:
+        """Scores (N, C) for input x; ``train_flg`` switches Dropout and BatchNorm to training mode."""
+        x = self._as_input(x)
+        for layer in self.layers.values():
+            if isinstance(layer, (Dropout, BatchNormalization)):
+                x = layer.forward(x, train_flg)
+            else:
+                x = layer.forward(x)
+        return x
+
+    def _weight_decay_loss(self) -> float:
+        if not self.weight_decay_lambda:
+            return 0.0
+        total = sum(float(np.sum(W.astype(np.float64) ** 2)) for k, W in self.params.items() if k.startswith("W"))
+        return 0.5 * self.weight_decay_lambda * total
+
+    def loss(self, x: np.ndarray, t: np.ndarray, train_flg: bool = False) -> float:
+        """Mean cross-entropy over the batch, plus (lambda / 2) * sum ||W||^2 when weight decay is on."""
+        scores = self.predict(x, train_flg)
+        return self.last_layer.forward(scores, t) + self._weight_decay_loss()
+
+    def accuracy(self, x: np.ndarray, t: np.ndarray, batch_size: int = 256) -> float:
+        """Fraction of samples whose highest score is the target class (t: labels or one-hot)."""
+        if len(x) != len(t):
+            raise ValueError(f"accuracy: x has {len(x)} samples but t has {len(t)}")
+        correct = 0
+        for start in range(0, len(x), batch_size):
+            scores = self.predict(x[start:start + batch_size], train_flg=False)
+            labels = labels_from_targets(t[start:start + batch_size], scores.shape[1])
+            correct += int(np.sum(scores.argmax(axis=1) == labels))
+        return correct / len(x)
+
+    def gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+        """Backpropagation: one forward (training mode) and one backward pass."""
+        self.loss(x, t, train_flg=True)
+        dout = self.last_layer.backward(1.0)
+        for layer in reversed(list(self.layers.values())):
+            dout = layer.backward(dout)
+        grads = {}
+        for key in self.params:
+            layer, attr = self._grad_source[key]
+            g = getattr(layer, attr)
+            if self.weight_decay_lambda and key.startswith("W"):
+                g = g + self.weight_decay_lambda * self.params[key]     # d/dW of (lambda/2) ||W||^2
+            grads[key] = g
+        return grads
+
+    def numerical_gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+        """Central-difference gradient of the training-mode loss for every parameter (slow!)."""
+        def loss_of_params(_: np.ndarray) -> float:
+            return self.loss(x, t, train_flg=True)
+        return {key: _numerical_gradient(loss_of_params, p) for key, p in self.params.items()}
+
+    # ---- saving and loading -------------------------------------------------------------------
+    def _state(self) -> dict[str, np.ndarray]:
+        state = dict(self.params)
+        for name, layer in self.layers.items():      # BatchNorm's running statistics are state too
+            if isinstance(layer, BatchNormalization) and layer.running_mean is not None:
+                i = name.removeprefix("BatchNorm")
+                state[f"running_mean{i}"] = layer.running_mean
+                state[f"running_var{i}"] = layer.running_var
+        return state
+
+    def save_params(self, path: str | os.PathLike, metadata: dict | None = None) -> Path:
+        """Write every parameter to an ``.npz`` file atomically (temp file + rename).
+
+        ``metadata`` (JSON-serialisable: seed, epochs, accuracy, ...) is stored as a JSON string,
+        so reading it needs no pickle either.
+        """
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = path.with_suffix(".npz")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays = dict(self._state())
+        if metadata is not None:
+            arrays[METADATA_KEY] = np.array(json.dumps(metadata, sort_keys=True))
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **arrays)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
+        return path
+
+    def load_params(self, path: str | os.PathLike) -> dict | None:
+        """Load parameters saved by :meth:`save_params` into this network, in place.
+
+        Checks that the file has exactly the expected keys, shapes and dtype, and raises a
+        ``ValueError`` naming the first mismatch. Returns the stored metadata (or None).
+        """
+        with np.load(path, allow_pickle=False) as data:
+            stored = {k: data[k] for k in data.files}
+        metadata = json.loads(str(stored.pop(METADATA_KEY))) if METADATA_KEY in stored else None
+        expected = {k: v for k, v in self._state().items()}
+        bn_keys = {k for k in stored if k.startswith("running_")}
+        missing = sorted(set(self.params) - set(stored))
+        extra = sorted(set(stored) - set(expected) - bn_keys)
+        if missing or extra:
+            raise ValueError(f"{path}: parameter names do not match {type(self).__name__}: "
+                             f"missing {missing}, unexpected {extra}")
+        for key, arr in stored.items():
+            if key in bn_keys:
+                continue
+            target = self.params[key]
+            if arr.shape != target.shape:
+                raise ValueError(f"{path}: {key!r} has shape {arr.shape}, the network expects {target.shape}")
+            if arr.dtype != target.dtype:
+                raise ValueError(f"{path}: {key!r} has dtype {arr.dtype}, the network uses {target.dtype}; "
+                                 f"build the network with dtype=np.{arr.dtype}")
+        for key, arr in stored.items():
+            if key in bn_keys:
+                continue
+            self.params[key][...] = arr                 # in place: the layers keep their references
+        for name, layer in self.layers.items():
+            if isinstance(layer, BatchNormalization):
+                i = name.removeprefix("BatchNorm")
+                if f"running_mean{i}" in stored:
+                    layer.running_mean = stored[f"running_mean{i}"].astype(self.dtype)
+                    layer.running_var = stored[f"running_var{i}"].astype(self.dtype)
+        return metadata
+
+
+class TwoLayerNet(Network):
+    """input -> Affine1 -> activation -> Affine2 -> SoftmaxWithLoss (chapters 4-5).
+
+    The book's MNIST setting is TwoLayerNet(784, 50, 10) with weights ~ N(0, 0.01^2).
+    ``activation``: "relu" (chapter 5) or "sigmoid" (chapter 4).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, output_size: int, weight_init_std: float | str = 0.01,
+                 activation: str = "relu", dtype: Any = np.float64, seed: int | None = None) -> None:
+        super().__init__(dtype=dtype, seed=seed)
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        self._add_affine(1, input_size, hidden_size, init_scale(weight_init_std, input_size))
+        self.layers["Activation1"] = ACTIVATIONS[activation]()
+        self._add_affine(2, hidden_size, output_size, init_scale(weight_init_std, hidden_size))
+
+
+class MultiLayerNet(Network):
+    """A fully connected net with any number of hidden layers (chapter 6).
+
+    hidden_size_list: e.g. [100, 100, 100, 100] for the book's 5-layer experiments.
+    weight_init_std: a number, "he" (default for ReLU) or "xavier" (for sigmoid/tanh).
+    weight_decay_lambda: L2 penalty (lambda / 2) * sum ||W||^2 on the weights (not the biases).
+    """
+
+    def __init__(self, input_size: int, hidden_size_list: Sequence[int], output_size: int,
+                 activation: str = "relu", weight_init_std: float | str = "he", weight_decay_lambda: float = 0.0,
+                 dtype: Any = np.float64, seed: int | None = None,
+                 use_dropout: bool = False, dropout_ratio: float = 0.5, dropout_mode: str = "book",
+                 use_batchnorm: bool = False) -> None:
+        super().__init__(dtype=dtype, seed=seed, weight_decay_lambda=weight_decay_lambda)
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        self.hidden_size_list = list(hidden_size_list)
+        sizes = [input_size, *self.hidden_size_list, output_size]
+        for i in range(1, len(sizes)):
+            self._add_affine(i, sizes[i - 1], sizes[i], init_scale(weight_init_std, sizes[i - 1]))
+            if i == len(sizes) - 1:
+                break                                   # the last Affine feeds SoftmaxWithLoss directly
+            if use_batchnorm:
+                self._add_batchnorm(i, sizes[i])
+            self.layers[f"Activation{i}"] = ACTIVATIONS[activation]()
+            if use_dropout:
+                self.layers[f"Dropout{i}"] = Dropout(dropout_ratio, mode=dropout_mode, rng=self.rng)
+
+
+class MultiLayerNetExtend(MultiLayerNet):
+    """MultiLayerNet with the book's section 6.3-6.4 switches: Dropout and Batch Normalization.
+
+    Layer order per hidden layer: Affine -> [BatchNorm] -> activation -> [Dropout].
+    The dropout ratio and weight-decay lambda are *network* arguments because they are
+    experiment settings; the behaviour they control lives in the layers (Dropout) and the loss.
+    """
+
+    def __init__(self, input_size: int, hidden_size_list: Sequence[int], output_size: int,
+                 activation: str = "relu", weight_init_std: float | str = "he", weight_decay_lambda: float = 0.0,
+                 use_dropout: bool = False, dropout_ratio: float = 0.5, use_batchnorm: bool = False,
+                 dropout_mode: str = "book", dtype: Any = np.float64, seed: int | None = None) -> None:
+        super().__init__(input_size, hidden_size_list, output_size, activation=activation,
+                         weight_init_std=weight_init_std, weight_decay_lambda=weight_decay_lambda,
+                         dtype=dtype, seed=seed, use_dropout=use_dropout, dropout_ratio=dropout_ratio,
+                         dropout_mode=dropout_mode, use_batchnorm=use_batchnorm)
+
+
+class SimpleConvNet(Network):
+    """conv - relu - pool - affine - relu - affine - softmax (chapter 7).
+
+    input_dim: (C, H, W), MNIST is (1, 28, 28).
+    conv_param: filter_num, filter_size, pad, stride (the book: 30, 5, 0, 1).
+    The pool is 2x2 with stride 2, so the conv output's height and width must be even.
+    """
+
+    def __init__(self, input_dim: tuple[int, int, int] = (1, 28, 28), conv_param: dict | None = None,
+                 hidden_size: int = 100, output_size: int = 10, weight_init_std: float | str = 0.01,
+                 dtype: Any = np.float64, seed: int | None = None) -> None:
+        super().__init__(dtype=dtype, seed=seed)
+        cp = {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1, **(conv_param or {})}
+        C, H, W = input_dim
+        fn, fs = cp["filter_num"], cp["filter_size"]
+        conv_h = conv_output_size(H, fs, cp["stride"], cp["pad"])
+        conv_w = conv_output_size(W, fs, cp["stride"], cp["pad"])
+        pool_h, pool_w = conv_output_size(conv_h, 2, 2), conv_output_size(conv_w, 2, 2)
+        pool_output_size = fn * pool_h * pool_w
+        self._add_conv(1, C, fn, fs, cp["stride"], cp["pad"], init_scale(weight_init_std, C * fs * fs))
+        self.layers["Relu1"] = Relu()
+        self.layers["Pool1"] = Pooling(2, 2, stride=2)
+        self._add_affine(2, pool_output_size, hidden_size, init_scale(weight_init_std, pool_output_size))
+        self.layers["Relu2"] = Relu()
+        self._add_affine(3, hidden_size, output_size, init_scale(weight_init_std, hidden_size))
+
+
+DEEP_CONV_PARAMS = (
+    # (filter_num, filter_size, pad, stride); a 2x2 max pool follows layers 2, 4 and 6
+    (16, 3, 1, 1), (16, 3, 1, 1),
+    (32, 3, 1, 1), (32, 3, 2, 1),
+    (64, 3, 1, 1), (64, 3, 1, 1),
+)
+
+
+class DeepConvNet(Network):
+    """The book's VGG-like network of section 8.1 (about 99.4 % on MNIST).
+
+        conv-relu-conv-relu-pool - conv-relu-conv-relu-pool - conv-relu-conv-relu-pool
+        - affine-relu-dropout - affine-dropout - softmax
+
+    3x3 filters throughout, He initialisation, dropout 0.5 on the two affine layers.
+    Shapes for MNIST: 28 -> 28 -> 28 -> 14 -> 14 -> 16 (pad 2) -> 8 -> 8 -> 8 -> 4; 64*4*4 = 1024 -> 50 -> 10.
+    """
+
+    def __init__(self, input_dim: tuple[int, int, int] = (1, 28, 28),
+                 conv_params: Sequence[tuple[int, int, int, int]] = DEEP_CONV_PARAMS,
+                 hidden_size: int = 50, output_size: int = 10, dropout_ratio: float = 0.5,
+                 dropout_mode: str = "book", dtype: Any = np.float64, seed: int | None = None) -> None:
+        super().__init__(dtype=dtype, seed=seed)
+        if len(conv_params) != 6:
+            raise ValueError(f"DeepConvNet has 6 conv layers; got {len(conv_params)} conv_params")
+        C, H, W = input_dim
+        for i, (fn, fs, pad, stride) in enumerate(conv_params, start=1):
+            self._add_conv(i, C, fn, fs, stride, pad, init_scale("he", C * fs * fs))
+            self.layers[f"Relu{i}"] = Relu()
+            H, W, C = conv_output_size(H, fs, stride, pad), conv_output_size(W, fs, stride, pad), fn
+            if i % 2 == 0:
+                self.layers[f"Pool{i // 2}"] = Pooling(2, 2, stride=2)
+                H, W = conv_output_size(H, 2, 2), conv_output_size(W, 2, 2)
+        flat = C * H * W
+        self._add_affine(7, flat, hidden_size, init_scale("he", flat))
+        self.layers["Relu7"] = Relu()
+        self.layers["Dropout7"] = Dropout(dropout_ratio, mode=dropout_mode, rng=self.rng)
+        self._add_affine(8, hidden_size, output_size, init_scale("he", hidden_size))
+        self.layers["Dropout8"] = Dropout(dropout_ratio, mode=dropout_mode, rng=self.rng)

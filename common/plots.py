@@ -1,0 +1,97 @@
+"""Figure functions shared by the notebooks.
+
+Each function draws on a Matplotlib ``Axes`` (a new figure if none is given) and returns the
+``Figure``; it never calls ``plt.show()`` itself, so tests can inspect what it drew and notebooks
+decide when to show it. Chapter-specific figures live beside their experiments.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from common.util import smooth_curve
+
+
+def _axes(ax: Axes | None, figsize: tuple[float, float] = (5, 3.5)) -> tuple[Figure, Axes]:
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+        return fig, ax
+    return ax.figure, ax
+
+
+def plot_loss_curve(losses: Sequence[float], ax: Axes | None = None, smooth: int = 11, label: str = "loss",
+                    logy: bool = False) -> Figure:
+    """Per-iteration loss (thin) and its moving average (thick)."""
+    fig, ax = _axes(ax)
+    losses = np.asarray(losses, dtype=float)
+    line, = ax.plot(losses, alpha=0.3, lw=0.8)
+    if smooth > 1 and losses.size >= smooth:
+        ax.plot(smooth_curve(losses, smooth), color=line.get_color(), lw=1.8, label=label)
+    else:
+        line.set_label(label)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("loss")
+    if logy:
+        ax.set_yscale("log")
+    ax.legend()
+    return fig
+
+
+def plot_accuracy_curves(train_acc: Sequence[float], test_acc: Sequence[float], ax: Axes | None = None,
+                         title: str | None = None) -> Figure:
+    """Train and test accuracy per epoch (epochs numbered from 1)."""
+    fig, ax = _axes(ax)
+    epochs = np.arange(1, len(train_acc) + 1)
+    ax.plot(epochs, train_acc, "o-", label="train")
+    ax.plot(epochs, test_acc, "s--", label="test")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("accuracy")
+    ax.set_ylim(0, 1.0)
+    if title:
+        ax.set_title(title)
+    ax.legend(loc="lower right")
+    return fig
+
+
+def show_digits(images: np.ndarray, titles: Sequence[str] | None = None, ncols: int = 10,
+                size: float = 1.1) -> Figure:
+    """A grid of grey-scale digits. images: (K, 784), (K, 28, 28) or (K, 1, 28, 28)."""
+    images = np.asarray(images)
+    k = len(images)
+    side = int(round(np.sqrt(images[0].size)))
+    ncols = max(1, min(ncols, k))
+    nrows = int(np.ceil(k / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows * (1.25 if titles else 1)),
+                             squeeze=False)
+    for i, ax in enumerate(axes.ravel()):
+        ax.axis("off")
+        if i < k:
+            ax.imshow(images[i].reshape(side, side), cmap="gray_r", vmin=0, vmax=images.max() or 1)
+            if titles is not None:
+                ax.set_title(titles[i], fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_probabilities(probs: np.ndarray, true_label: int | None = None, ax: Axes | None = None,
+                       title: str | None = None) -> Figure:
+    """Bar chart of a probability vector (C,): predicted class in orange, the true class outlined."""
+    fig, ax = _axes(ax, figsize=(4, 2.6))
+    probs = np.asarray(probs, dtype=float)
+    colors = ["tab:blue"] * probs.size
+    colors[int(np.argmax(probs))] = "tab:orange"
+    bars = ax.bar(np.arange(probs.size), probs, color=colors)
+    if true_label is not None:
+        bars[int(true_label)].set_edgecolor("black")
+        bars[int(true_label)].set_linewidth(2)
+    ax.set_xticks(np.arange(probs.size))
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("class")
+    ax.set_ylabel("probability")
+    if title:
+        ax.set_title(title)
+    return fig

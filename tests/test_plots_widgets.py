@@ -1,0 +1,59 @@
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from common.plots import plot_accuracy_curves, plot_loss_curve, plot_probabilities, show_digits  # noqa: E402
+from common.widgets import log_slider, slider_panel  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_plot_loss_curve_raw_and_smoothed():
+    fig = plot_loss_curve(np.linspace(2, 0.1, 100))
+    lines = fig.axes[0].get_lines()
+    assert len(lines) == 2 and len(lines[1].get_ydata()) == 100
+    assert fig.axes[0].get_xlabel() == "iteration"
+
+
+def test_plot_accuracy_curves_epochs_from_one():
+    fig = plot_accuracy_curves([0.5, 0.8, 0.9], [0.4, 0.7, 0.85])
+    train, test = fig.axes[0].get_lines()
+    assert list(train.get_xdata()) == [1, 2, 3] and list(test.get_ydata()) == [0.4, 0.7, 0.85]
+
+
+def test_show_digits_grid_and_titles():
+    fig = show_digits(np.random.default_rng(0).random((12, 784)), titles=[str(i) for i in range(12)], ncols=5)
+    assert len(fig.axes) == 15
+    assert [ax.get_title() for ax in fig.axes[:3]] == ["0", "1", "2"]
+
+
+def test_plot_probabilities_marks_prediction_and_truth():
+    p = np.full(10, 0.02); p[3] = 0.82
+    fig = plot_probabilities(p, true_label=5)
+    bars = fig.axes[0].patches
+    assert len(bars) == 10 and bars[5].get_linewidth() == 2
+    assert bars[3].get_facecolor() != bars[0].get_facecolor()
+
+
+def test_slider_panel_calls_the_plain_function():
+    calls = []
+
+    def f(a=1.0, b=2):
+        calls.append((a, b))
+        fig, ax = plt.subplots()
+        ax.plot([a, b])
+        return fig
+
+    panel = slider_panel(f, continuous_update=False, a=(0.0, 2.0, 0.5), b=(1, 5))
+    sliders = [c for c in panel.children if hasattr(c, "continuous_update")]
+    assert len(sliders) == 2 and not any(s.continuous_update for s in sliders)
+    sliders[0].value = 1.5
+    assert calls[-1] == (1.5, sliders[1].value)
+    assert log_slider("lr", 0.01, -4, 0).value == pytest.approx(0.01)

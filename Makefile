@@ -3,6 +3,7 @@
 #   make test      unit tests + every notebook under nbval (quick mode), the CI command
 #   make data      fetch and verify MNIST into the local cache
 #   make execute   re-run every notebook in place with full budgets (refreshes the committed outputs)
+#   make weights   retrain the committed weights under weights/ (scripts/train_*.py)
 #   make clean     remove .venv, caches and the MNIST cache
 PYTHON ?= python3
 VENV   ?= .venv
@@ -11,7 +12,7 @@ STAMP  := $(VENV)/.installed
 JOBS   ?= 2
 NOTEBOOKS := $(sort $(wildcard notebooks/ch*.ipynb))
 
-.PHONY: lab test test-unit test-notebooks data execute clean venv
+.PHONY: lab test test-unit test-notebooks data execute weights clean venv
 
 venv: $(STAMP)
 
@@ -47,6 +48,10 @@ execute: data
 	    env -u DLFS_QUICK ../$(PY) -m jupyter nbconvert --to notebook --execute --inplace \
 	        --ExecutePreprocessor.timeout=1800 "$$nb" || exit 1; \
 	done
+
+# Every scripts/train_*.py trains one set of weights into weights/ (resumable, logged); slow ones may take hours.
+weights: data
+	for s in $(sort $(wildcard scripts/train_*.py)); do echo "== $$s"; $(PY) $$s || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info test-artifacts

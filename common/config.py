@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import random
+from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
@@ -25,6 +26,10 @@ import numpy as np
 T = TypeVar("T")
 
 _TRUE = {"1", "true", "yes", "on"}
+
+#: The repository root, and the folder of committed trained weights (``.npz`` + metadata ``.json``).
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+WEIGHTS_DIR = PROJECT_ROOT / "weights"
 
 
 def is_quick() -> bool:

@@ -58,7 +58,11 @@ def init_scale(weight_init_std: float | str, fan_in: int) -> float:
 class Network:
     """Shared machinery: a list of named layers, a loss layer, parameter bookkeeping and I/O."""
 
-    def __init__(self, dtype: Any = np.float64, seed: int | None = None, weight_decay_lambda: float = 0.0) -> None:
+    def __init__(self, dtype: Any = np.float64, seed: int | None = None, weight_decay_lambda: float = 0.0,
+                 weight_decay_type: str = "l2") -> None:
+        if weight_decay_type not in ("l2", "l1"):
+            raise ValueError(f"weight_decay_type must be 'l2' or 'l1', got {weight_decay_type!r}")
+        self.weight_decay_type = weight_decay_type
         self.dtype = np.dtype(dtype)
         if not np.issubdtype(self.dtype, np.floating):
             raise TypeError(f"network dtype must be a floating type, got {self.dtype}")
@@ -116,13 +120,16 @@ class Network:
         return x
 
     def _weight_decay_loss(self) -> float:
+        """L2: (lambda / 2) * sum ||W||^2 (the book's weight decay); L1: lambda * sum |W|. Biases are exempt."""
         if not self.weight_decay_lambda:
             return 0.0
-        total = sum(float(np.sum(W.astype(np.float64) ** 2)) for k, W in self.params.items() if k.startswith("W"))
-        return 0.5 * self.weight_decay_lambda * total
+        weights = [W.astype(np.float64) for k, W in self.params.items() if k.startswith("W")]
+        if self.weight_decay_type == "l1":
+            return self.weight_decay_lambda * sum(float(np.sum(np.abs(W))) for W in weights)
+        return 0.5 * self.weight_decay_lambda * sum(float(np.sum(W ** 2)) for W in weights)
 
     def loss(self, x: np.ndarray, t: np.ndarray, train_flg: bool = False) -> float:
-        """Mean cross-entropy over the batch, plus (lambda / 2) * sum ||W||^2 when weight decay is on."""
+        """Mean cross-entropy over the batch, plus the weight-decay penalty when it is on."""
         scores = self.predict(x, train_flg)
         return self.last_layer.forward(scores, t) + self._weight_decay_loss()
 
@@ -148,7 +155,11 @@ class Network:
             layer, attr = self._grad_source[key]
             g = getattr(layer, attr)
             if self.weight_decay_lambda and key.startswith("W"):
-                g = g + self.weight_decay_lambda * self.params[key]     # d/dW of (lambda/2) ||W||^2
+                W = self.params[key]
+                if self.weight_decay_type == "l1":
+                    g = g + self.weight_decay_lambda * np.sign(W)          # d/dW of lambda |W| (0 at W = 0)
+                else:
+                    g = g + self.weight_decay_lambda * W                   # d/dW of (lambda/2) ||W||^2
             grads[key] = g
         return grads
 
@@ -254,15 +265,17 @@ class MultiLayerNet(Network):
 
     hidden_size_list: e.g. [100, 100, 100, 100] for the book's 5-layer experiments.
     weight_init_std: a number, "he" (default for ReLU) or "xavier" (for sigmoid/tanh).
-    weight_decay_lambda: L2 penalty (lambda / 2) * sum ||W||^2 on the weights (not the biases).
+    weight_decay_lambda: penalty strength on the weights (not the biases);
+    weight_decay_type: "l2" — (lambda / 2) * sum ||W||^2, the book's weight decay — or "l1" — lambda * sum |W|.
     """
 
     def __init__(self, input_size: int, hidden_size_list: Sequence[int], output_size: int,
                  activation: str = "relu", weight_init_std: float | str = "he", weight_decay_lambda: float = 0.0,
                  dtype: Any = np.float64, seed: int | None = None,
                  use_dropout: bool = False, dropout_ratio: float = 0.5, dropout_mode: str = "book",
-                 use_batchnorm: bool = False) -> None:
-        super().__init__(dtype=dtype, seed=seed, weight_decay_lambda=weight_decay_lambda)
+                 use_batchnorm: bool = False, weight_decay_type: str = "l2") -> None:
+        super().__init__(dtype=dtype, seed=seed, weight_decay_lambda=weight_decay_lambda,
+                         weight_decay_type=weight_decay_type)
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
         self.hidden_size_list = list(hidden_size_list)
@@ -289,11 +302,13 @@ class MultiLayerNetExtend(MultiLayerNet):
     def __init__(self, input_size: int, hidden_size_list: Sequence[int], output_size: int,
                  activation: str = "relu", weight_init_std: float | str = "he", weight_decay_lambda: float = 0.0,
                  use_dropout: bool = False, dropout_ratio: float = 0.5, use_batchnorm: bool = False,
-                 dropout_mode: str = "book", dtype: Any = np.float64, seed: int | None = None) -> None:
+                 dropout_mode: str = "book", weight_decay_type: str = "l2", dtype: Any = np.float64,
+                 seed: int | None = None) -> None:
         super().__init__(input_size, hidden_size_list, output_size, activation=activation,
                          weight_init_std=weight_init_std, weight_decay_lambda=weight_decay_lambda,
                          dtype=dtype, seed=seed, use_dropout=use_dropout, dropout_ratio=dropout_ratio,
-                         dropout_mode=dropout_mode, use_batchnorm=use_batchnorm)
+                         dropout_mode=dropout_mode, use_batchnorm=use_batchnorm,
+                         weight_decay_type=weight_decay_type)
 
 
 class SimpleConvNet(Network):

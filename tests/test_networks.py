@@ -61,6 +61,13 @@ def test_multi_layer_net_with_weight_decay(N):
     check_network(net, *data((7,), 3, N), k=50)
 
 
+def test_multi_layer_net_with_l1_weight_decay():
+    net = MultiLayerNet(7, [6], 3, weight_decay_lambda=0.2, weight_decay_type="l1", seed=3)
+    check_network(net, *data((7,), 3, 4), k=50)
+    W = net.params["W1"]
+    assert net._weight_decay_loss() == pytest.approx(0.2 * (np.abs(W).sum() + np.abs(net.params["W2"]).sum()))
+
+
 @pytest.mark.parametrize("N", [2, 5])
 def test_multi_layer_net_extend_batchnorm_dropout(N):
     net = MultiLayerNetExtend(7, [6, 5], 3, activation="sigmoid", weight_init_std="xavier", use_batchnorm=True,

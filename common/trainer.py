@@ -19,7 +19,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -66,6 +66,10 @@ class Trainer:
     evaluate_sample_num_per_epoch: evaluate accuracies on this many samples (None: all of them).
     seed: seeds the per-epoch shuffling and the evaluation subset.
     progress: show a tqdm progress bar (one line, updated in place).
+    augment: optional ``augment(x_batch, rng) -> x_batch`` applied to every training mini-batch
+             (e.g. ``common.augment.shift_and_rotate``); it draws from the trainer's generator, so
+             checkpoints restore it too.
+    on_epoch_end: optional ``callback(trainer)`` after each epoch's evaluation (logging).
     checkpoint_path: an ``.npz`` file to checkpoint to (None: no checkpoints);
     checkpoint_every: also checkpoint every this many iterations (None: only at epoch ends);
     resume: if the checkpoint file exists, continue from it instead of starting afresh.
@@ -76,7 +80,8 @@ class Trainer:
                  optimizer: str | Any = "sgd", optimizer_param: dict | None = None,
                  evaluate_sample_num_per_epoch: int | None = None, seed: int = 0, progress: bool = True,
                  checkpoint_path: str | os.PathLike | None = None, checkpoint_every: int | None = None,
-                 resume: bool = False) -> None:
+                 resume: bool = False, augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+                 on_epoch_end: Callable[["Trainer"], None] | None = None) -> None:
         if len(x_train) != len(t_train) or len(x_test) != len(t_test):
             raise ValueError(f"Trainer: x/t lengths differ: train {len(x_train)}/{len(t_train)}, "
                              f"test {len(x_test)}/{len(t_test)}")
@@ -93,6 +98,8 @@ class Trainer:
         self.evaluate_sample_num = evaluate_sample_num_per_epoch
         self.rng = np.random.default_rng(seed)
         self.progress = progress
+        self.augment = augment
+        self.on_epoch_end = on_epoch_end
         self.iter_per_epoch = math.ceil(len(x_train) / self.batch_size)
         self.history = History()
         self.current_iter = 0              # iterations done in total
@@ -103,6 +110,11 @@ class Trainer:
         self._eval_test = self._subset(len(x_test))
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
         self.checkpoint_every = checkpoint_every
+        if self.checkpoint_path is not None:
+            # a run killed while writing leaves its temporary file behind; this trainer owns the
+            # checkpoint, so it sweeps such leftovers (they were never renamed, so never trusted)
+            for stale in self.checkpoint_path.parent.glob(self.checkpoint_path.name + ".*.part"):
+                stale.unlink(missing_ok=True)
         if resume and self.checkpoint_path is not None and self.checkpoint_path.exists():
             self.load_checkpoint(self.checkpoint_path)
 
@@ -145,7 +157,10 @@ class Trainer:
                 done_in_epoch = self.current_iter - self.epoch * self.iter_per_epoch
                 for i in range(done_in_epoch, self.iter_per_epoch):
                     idx = self._order[i * self.batch_size:(i + 1) * self.batch_size]
-                    self.history.train_loss.append(self.train_step(self.x_train[idx], self.t_train[idx]))
+                    x_batch = self.x_train[idx]
+                    if self.augment is not None:
+                        x_batch = self.augment(x_batch, self.rng)
+                    self.history.train_loss.append(self.train_step(x_batch, self.t_train[idx]))
                     self.current_iter += 1
                     bar.update(1)
                     if (self.checkpoint_every and self.current_iter % self.checkpoint_every == 0
@@ -161,6 +176,8 @@ class Trainer:
                 self._order = None
                 self.history.seconds = time.perf_counter() - start
                 self.save_checkpoint()
+                if self.on_epoch_end is not None:
+                    self.on_epoch_end(self)
                 bar.set_postfix(epoch=self.epoch, loss=f"{epoch_losses[-1]:.3f}", test_acc=f"{test_acc:.3f}")
         finally:
             bar.close()

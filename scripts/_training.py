@@ -1,0 +1,74 @@
+"""Shared plumbing for the scripts/train_*.py weight trainers (not a trainer itself: see common.trainer).
+
+Each trainer script is run unattended by ``make weights`` (or by hand). It checkpoints into
+``weights/checkpoints/`` (git-ignored) so that a killed run resumes where it stopped, logs one line
+per epoch, and finally writes ``weights/<name>.npz`` (parameters + metadata, no pickle) and a
+human-readable ``weights/<name>.json`` with the same metadata.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from common.config import WEIGHTS_DIR
+from common.io import atomic_savez  # noqa: F401  (re-exported for scripts)
+from common.trainer import Trainer
+
+
+def parse_args(description: str, epochs: int, seed: int = 0) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--epochs", type=int, default=epochs, help=f"epochs to train (default {epochs})")
+    p.add_argument("--seed", type=int, default=seed, help="seed for initial weights, shuffling and augmentation")
+    p.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint and start over")
+    p.add_argument("--out", type=Path, default=WEIGHTS_DIR, help="folder for the final weights")
+    return p.parse_args()
+
+
+def epoch_logger(name: str):
+    def log(tr: Trainer) -> None:
+        h = tr.history
+        print(f"[{name}] epoch {tr.epoch:3d}/{tr.epochs}  loss {h.epoch_loss[-1]:.4f}  "
+              f"train acc {h.train_acc[-1]:.4f}  test acc {h.test_acc[-1]:.4f}  "
+              f"elapsed {h.seconds / 60:.1f} min", flush=True)
+    return log
+
+
+def checkpoint_path(name: str, out: Path) -> Path:
+    return out / "checkpoints" / f"{name}.ckpt.npz"
+
+
+def finish(name: str, net: Any, trainer: Trainer, x_test: np.ndarray, t_test: np.ndarray, out: Path,
+           extra: dict[str, Any]) -> dict[str, Any]:
+    """Measure the final test accuracy, write weights/<name>.npz and weights/<name>.json."""
+    acc = net.accuracy(x_test, t_test, batch_size=500)
+    meta = {
+        "network": type(net).__name__,
+        "dtype": str(net.dtype),
+        "epochs": trainer.epochs,
+        "batch_size": trainer.batch_size,
+        "optimizer": type(trainer.optimizer).__name__,
+        "learning_rate": getattr(trainer.optimizer, "lr", None),
+        "data": "MNIST: trained on the 60,000 training images, accuracy on the 10,000 test images",
+        "test_accuracy": round(float(acc), 6),
+        "test_accuracy_per_epoch": [round(float(a), 6) for a in trainer.history.test_acc],
+        "train_seconds": round(trainer.history.seconds, 1),
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
+        "script": f"scripts/{Path(sys.argv[0]).name}",
+        **extra,
+    }
+    net.save_params(out / f"{name}.npz", metadata=meta)
+    tmp = out / f"{name}.json.part"
+    tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    tmp.replace(out / f"{name}.json")
+    print(f"[{name}] test accuracy {acc:.4f}; wrote {out / (name + '.npz')} in {time.strftime('%H:%M:%S')}",
+          flush=True)
+    return meta

@@ -29,8 +29,11 @@ $(STAMP): pyproject.toml
 data: $(STAMP)
 	$(PY) -m dataset.mnist
 
+# Jupyter refuses to run as root unless told; containers and CI often are root.
+LAB_FLAGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: data
-	$(PY) -m jupyter lab --notebook-dir=notebooks
+	$(PY) -m jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks $(LAB_FLAGS)
 
 test: data
 	$(TEST_ENV) $(PY) -m pytest -n $(JOBS) --dist loadscope \

@@ -9,7 +9,9 @@ and keeps the dtype it is given (float32 stays float32).
 """
 from __future__ import annotations
 
-import numpy as np
+import numpy
+
+from common.backend import np     # NumPy (or CuPy with DLFS_DEVICE=gpu): same API
 
 
 # ---------------------------------------------------------------------------------------------
@@ -34,7 +36,7 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     For x < 0 we use the equal form exp(x) / (1 + exp(x)), so exp never sees a large positive number.
     """
     x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
+    if not numpy.issubdtype(x.dtype, numpy.floating):
         x = x.astype(np.float64)
     out = np.empty_like(x)
     pos = x >= 0
@@ -62,7 +64,7 @@ def relu(x: np.ndarray) -> np.ndarray:
 def relu_grad(x: np.ndarray) -> np.ndarray:
     """d relu / dx: 1 where x > 0, else 0 (we take 0 at x == 0), same dtype as x."""
     x = np.asarray(x)
-    return (x > 0).astype(x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64)
+    return (x > 0).astype(x.dtype if numpy.issubdtype(x.dtype, numpy.floating) else np.float64)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -109,7 +111,7 @@ def labels_from_targets(t: np.ndarray, num_classes: int) -> np.ndarray:
         return t.argmax(axis=1)
     if t.ndim != 1:
         raise ValueError(f"targets must be labels (N,) or one-hot (N, C); got shape {t.shape}")
-    if not np.issubdtype(t.dtype, np.integer):
+    if not numpy.issubdtype(t.dtype, numpy.integer):
         if not np.all(t == np.round(t)):
             raise TypeError(f"label targets must be whole numbers, got dtype {t.dtype}")
         t = t.astype(np.intp)

@@ -12,8 +12,9 @@ Shapes: a batch of vectors is (N, D); a batch of images is (N, C, H, W); a filte
 """
 from __future__ import annotations
 
-import numpy as np
+import numpy
 
+from common.backend import np, to_device     # np is NumPy (or CuPy with DLFS_DEVICE=gpu)
 from common.functions import labels_from_targets, softmax
 from common.util import col2im, conv_output_size, im2col
 
@@ -24,7 +25,7 @@ def _check_dout(layer: str, dout: np.ndarray, expected: tuple[int, ...]) -> None
 
 
 def _require_float(layer: str, x: np.ndarray) -> None:
-    if not np.issubdtype(np.asarray(x).dtype, np.floating):
+    if not numpy.issubdtype(np.asarray(x).dtype, numpy.floating):
         raise TypeError(f"{layer}.forward needs a floating-point input, got dtype {np.asarray(x).dtype}; "
                         f"convert with x.astype(np.float32) (or normalize the images)")
 
@@ -201,20 +202,21 @@ class Dropout:
     """
 
     def __init__(self, dropout_ratio: float = 0.5, mode: str = "book",
-                 rng: np.random.Generator | int | None = None) -> None:
+                 rng: numpy.random.Generator | int | None = None) -> None:
         if not 0.0 <= dropout_ratio < 1.0:
             raise ValueError(f"Dropout: dropout_ratio must be in [0, 1), got {dropout_ratio}")
         if mode not in ("book", "inverted"):
             raise ValueError(f"Dropout: mode must be 'book' or 'inverted', got {mode!r}")
         self.dropout_ratio = dropout_ratio
         self.mode = mode
-        self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        self.rng = rng if isinstance(rng, numpy.random.Generator) else numpy.random.default_rng(rng)
         self.mask: np.ndarray | None = None
 
     def forward(self, x: np.ndarray, train_flg: bool = True) -> np.ndarray:
         keep = 1.0 - self.dropout_ratio
         if train_flg:
-            self.mask = self.rng.random(x.shape) >= self.dropout_ratio
+            # drawn on the host from a seeded, checkpointable generator (a small transfer on a GPU)
+            self.mask = to_device(self.rng.random(x.shape) >= self.dropout_ratio)
             out = x * self.mask
             return out / keep if self.mode == "inverted" else out
         self.mask = None
@@ -395,7 +397,7 @@ class Pooling:
             oh, ow = H // ph, W // pw
             windows = x.reshape(N, C, oh, ph, ow, pw).transpose(0, 1, 2, 4, 3, 5).reshape(N, C, oh, ow, ph * pw)
             self.arg_max = windows.argmax(axis=-1)              # first maximum, as in the general path
-            return np.take_along_axis(windows, self.arg_max[..., None], axis=-1)[..., 0]
+            return windows.max(axis=-1)                         # the value at arg_max
         p = self.pad
         xp = np.pad(x, [(0, 0), (0, 0), (p, p), (p, p)], constant_values=-np.inf) if p else x
         out_h = conv_output_size(H, self.pool_h, self.stride, p)
@@ -415,8 +417,8 @@ class Pooling:
         pool_size = self.pool_h * self.pool_w
         if self._tiles(H, W):
             # scatter each output gradient to its window's argmax, then undo the window split
-            dwin = np.zeros((N, C, out_h, out_w, pool_size), dtype=dout.dtype)
-            np.put_along_axis(dwin, self.arg_max[..., None], dout[..., None], axis=-1)
+            dwin = np.zeros((N * C * out_h * out_w, pool_size), dtype=dout.dtype)
+            dwin[np.arange(dwin.shape[0]), self.arg_max.ravel()] = dout.ravel()
             ph, pw = self.pool_h, self.pool_w
             return dwin.reshape(N, C, out_h, out_w, ph, pw).transpose(0, 1, 2, 4, 3, 5).reshape(N, C, H, W)
         d = dout.transpose(0, 2, 3, 1).ravel()                 # same order as the rows of col

@@ -26,8 +26,9 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
+import numpy
 
+from common.backend import np, to_device, to_host     # np is NumPy (or CuPy with DLFS_DEVICE=gpu)
 from common.functions import labels_from_targets
 from common.gradient import numerical_gradient as _numerical_gradient
 from common.io import atomic_savez, load_npz
@@ -48,9 +49,9 @@ def init_scale(weight_init_std: float | str, fan_in: int) -> float:
     if isinstance(weight_init_std, str):
         name = weight_init_std.lower()
         if name in ("he", "relu"):
-            return float(np.sqrt(2.0 / fan_in))
+            return float(numpy.sqrt(2.0 / fan_in))
         if name in ("xavier", "sigmoid", "tanh"):
-            return float(np.sqrt(1.0 / fan_in))
+            return float(numpy.sqrt(1.0 / fan_in))
         raise ValueError(f"unknown weight_init_std {weight_init_std!r}: use a number, 'he' or 'xavier'")
     return float(weight_init_std)
 
@@ -63,10 +64,10 @@ class Network:
         if weight_decay_type not in ("l2", "l1"):
             raise ValueError(f"weight_decay_type must be 'l2' or 'l1', got {weight_decay_type!r}")
         self.weight_decay_type = weight_decay_type
-        self.dtype = np.dtype(dtype)
-        if not np.issubdtype(self.dtype, np.floating):
+        self.dtype = numpy.dtype(dtype)
+        if not numpy.issubdtype(self.dtype, numpy.floating):
             raise TypeError(f"network dtype must be a floating type, got {self.dtype}")
-        self.rng = np.random.default_rng(seed)
+        self.rng = numpy.random.default_rng(seed)     # host generator: initial weights, dropout masks
         self.weight_decay_lambda = weight_decay_lambda
         self.params: dict[str, np.ndarray] = {}
         self.layers: dict[str, Any] = {}
@@ -76,7 +77,7 @@ class Network:
 
     # ---- building -----------------------------------------------------------------------------
     def _weights(self, shape: tuple[int, ...], std: float) -> np.ndarray:
-        return (std * self.rng.standard_normal(shape)).astype(self.dtype)
+        return to_device((std * self.rng.standard_normal(shape)).astype(self.dtype))
 
     def _add_affine(self, i: int, n_in: int, n_out: int, std: float) -> None:
         W, b = self._weights((n_in, n_out), std), np.zeros(n_out, dtype=self.dtype)
@@ -103,8 +104,8 @@ class Network:
 
     # ---- forward / backward -------------------------------------------------------------------
     def _as_input(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x)
-        if not np.issubdtype(x.dtype, np.floating):
+        x = to_device(x)                                   # the host -> device edge (no-op on the CPU)
+        if not numpy.issubdtype(x.dtype, numpy.floating):
             raise TypeError(f"{type(self).__name__} needs floating-point input, got dtype {x.dtype}; "
                             f"load MNIST with normalize=True or convert with x.astype(np.float32) / 255")
         return x.astype(self.dtype, copy=False)
@@ -201,7 +202,7 @@ class Network:
                 raise ValueError(f"{source}: {key!r} has dtype {arr.dtype}, the network uses {expected[key].dtype}; "
                                  f"build the network with dtype=np.{arr.dtype}")
         for key, arr in stored.items():
-            expected[key][...] = arr                    # in place: the layers keep their references
+            expected[key][...] = to_device(arr)         # in place: the layers keep their references
 
     def save_params(self, path: str | os.PathLike, metadata: dict | None = None) -> Path:
         """Write every parameter to an ``.npz`` file atomically (temp file + rename).
@@ -212,9 +213,9 @@ class Network:
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_suffix(".npz")
-        arrays = dict(self.state_dict())
+        arrays = {k: to_host(v) for k, v in self.state_dict().items()}
         if metadata is not None:
-            arrays[METADATA_KEY] = np.array(json.dumps(metadata, sort_keys=True))
+            arrays[METADATA_KEY] = numpy.array(json.dumps(metadata, sort_keys=True))
         return atomic_savez(path, arrays)
 
     def load_params(self, path: str | os.PathLike) -> dict | None:

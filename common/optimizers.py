@@ -10,7 +10,7 @@ State (velocities, squared-gradient sums) is created lazily on the first update 
 """
 from __future__ import annotations
 
-import numpy as np
+from common.backend import np     # NumPy (or CuPy with DLFS_DEVICE=gpu)
 
 Params = dict[str, np.ndarray]
 

@@ -4,8 +4,9 @@ Shapes follow the book: images are (N, C, H, W); a filter bank is (FN, C, FH, FW
 """
 from __future__ import annotations
 
-import numpy as np
-from numpy.lib.stride_tricks import as_strided
+import numpy
+
+from common.backend import as_strided, np     # np is NumPy (or CuPy with DLFS_DEVICE=gpu)
 
 
 def conv_output_size(input_size: int, filter_size: int, stride: int = 1, pad: int = 0) -> int:
@@ -60,7 +61,6 @@ def im2col(input_data: np.ndarray, filter_h: int, filter_w: int, stride: int = 1
         img,
         shape=(N, out_h, out_w, C, filter_h, filter_w),
         strides=(s_n, s_h * stride, s_w * stride, s_c, s_h, s_w),
-        writeable=False,
     )
     return windows.reshape(N * out_h * out_w, C * filter_h * filter_w)
 
@@ -94,12 +94,12 @@ def col2im(col: np.ndarray, input_shape: tuple[int, int, int, int], filter_h: in
     return img[:, :, pad:pad + H, pad:pad + W]
 
 
-def shuffle_dataset(x: np.ndarray, t: np.ndarray, rng: np.random.Generator | int | None = None
+def shuffle_dataset(x: np.ndarray, t: np.ndarray, rng: numpy.random.Generator | int | None = None
                     ) -> tuple[np.ndarray, np.ndarray]:
     """Return copies of (x, t) with their first axes permuted by the same random permutation."""
     if len(x) != len(t):
         raise ValueError(f"shuffle_dataset: x has {len(x)} samples but t has {len(t)}")
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    rng = rng if isinstance(rng, numpy.random.Generator) else numpy.random.default_rng(rng)
     perm = rng.permutation(len(x))
     return x[perm], t[perm]
 
@@ -109,7 +109,7 @@ def smooth_curve(values: np.ndarray, window: int = 11) -> np.ndarray:
 
     The ends are padded by reflection so the smoothed curve does not sag towards zero there.
     """
-    v = np.asarray(values, dtype=np.float64)
+    v = numpy.asarray(values, dtype=numpy.float64)
     if v.ndim != 1:
         raise ValueError(f"smooth_curve expects a 1-D array, got shape {v.shape}")
     if window < 1 or window % 2 == 0:
@@ -117,6 +117,6 @@ def smooth_curve(values: np.ndarray, window: int = 11) -> np.ndarray:
     if window == 1 or v.size < window:
         return v.copy()
     half = window // 2
-    padded = np.pad(v, half, mode="reflect")
-    kernel = np.ones(window) / window
-    return np.convolve(padded, kernel, mode="valid")
+    padded = numpy.pad(v, half, mode="reflect")
+    kernel = numpy.ones(window) / window
+    return numpy.convolve(padded, kernel, mode="valid")

@@ -16,12 +16,13 @@ of bits of the same shape, so one call can evaluate a gate — or a whole adder 
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from numpy.typing import ArrayLike
 
 #: The four input pairs in the book's truth-table order: (x1, x2) = (0,0), (1,0), (0,1), (1,1). Shape (4, 2).
 INPUTS = np.array([[0, 0], [1, 0], [0, 1], [1, 1]])
@@ -45,7 +46,7 @@ TRUTH_TABLES: dict[str, tuple[int, int, int, int]] = {
 # ---------------------------------------------------------------------------------------------
 # 2.3 One perceptron, and the three gates
 # ---------------------------------------------------------------------------------------------
-def perceptron(x1, x2, w1: float, w2: float, b: float):
+def perceptron(x1: ArrayLike, x2: ArrayLike, w1: float, w2: float, b: float) -> int | np.ndarray:
     """Output of one perceptron: 1 where w1*x1 + w2*x2 + b > 0, else 0.
 
     x1, x2: bits (0 or 1), or integer arrays of bits of one shape (...).
@@ -56,29 +57,29 @@ def perceptron(x1, x2, w1: float, w2: float, b: float):
     return int(y) if y.ndim == 0 else y
 
 
-def AND(x1, x2):
+def AND(x1: ArrayLike, x2: ArrayLike) -> int | np.ndarray:
     """1 only when both inputs are 1. Element-wise on arrays of bits."""
     return perceptron(x1, x2, *GATE_PARAMS["AND"])
 
 
-def NAND(x1, x2):
+def NAND(x1: ArrayLike, x2: ArrayLike) -> int | np.ndarray:
     """NOT AND: 0 only when both inputs are 1 (AND's weights and bias with the sign flipped)."""
     return perceptron(x1, x2, *GATE_PARAMS["NAND"])
 
 
-def OR(x1, x2):
+def OR(x1: ArrayLike, x2: ArrayLike) -> int | np.ndarray:
     """1 when at least one input is 1."""
     return perceptron(x1, x2, *GATE_PARAMS["OR"])
 
 
-def XOR(x1, x2):
+def XOR(x1: ArrayLike, x2: ArrayLike) -> int | np.ndarray:
     """1 when exactly one input is 1: a two-layer perceptron, AND(NAND(x1, x2), OR(x1, x2))."""
     s1 = NAND(x1, x2)
     s2 = OR(x1, x2)
     return AND(s1, s2)
 
 
-def truth_table(gate) -> np.ndarray:
+def truth_table(gate: Callable[[int, int], int]) -> np.ndarray:
     """Outputs of ``gate(x1, x2)`` over :data:`INPUTS`, shape (4,), as integers."""
     return np.array([gate(int(x1), int(x2)) for x1, x2 in INPUTS], dtype=int)
 
@@ -126,12 +127,12 @@ def find_separating_lines(target: Sequence[int], values: np.ndarray | None = Non
 # ---------------------------------------------------------------------------------------------
 # 2.6 From NAND to a computer: adders
 # ---------------------------------------------------------------------------------------------
-def half_adder(a, b):
+def half_adder(a: ArrayLike, b: ArrayLike) -> tuple[int | np.ndarray, int | np.ndarray]:
     """Add two bits: returns (sum, carry) = (XOR(a, b), AND(a, b)). 4 perceptrons."""
     return XOR(a, b), AND(a, b)
 
 
-def full_adder(a, b, carry_in):
+def full_adder(a: ArrayLike, b: ArrayLike, carry_in: ArrayLike) -> tuple[int | np.ndarray, int | np.ndarray]:
     """Add three bits: returns (sum, carry_out). Two half adders and an OR: 9 perceptrons.
 
     The carry out is 1 when either half adder produced a carry (they never both do).
@@ -141,7 +142,7 @@ def full_adder(a, b, carry_in):
     return s, OR(c1, c2)
 
 
-def to_bits(n, n_bits: int) -> np.ndarray:
+def to_bits(n: ArrayLike, n_bits: int) -> np.ndarray:
     """Binary digits of the non-negative integer(s) n, least significant first.
 
     n: an int, or an integer array of shape (...). Returns shape (n_bits,) or (n_bits, ...).
@@ -153,7 +154,7 @@ def to_bits(n, n_bits: int) -> np.ndarray:
     return (n >> shifts) & 1
 
 
-def from_bits(bits) -> np.ndarray | int:
+def from_bits(bits: ArrayLike) -> int | np.ndarray:
     """Inverse of :func:`to_bits`: bits of shape (k,) or (k, ...), least significant first."""
     bits = np.asarray(bits)
     weights = (2 ** np.arange(bits.shape[0])).reshape((bits.shape[0],) + (1,) * (bits.ndim - 1))
@@ -161,7 +162,7 @@ def from_bits(bits) -> np.ndarray | int:
     return int(value) if np.ndim(value) == 0 else value
 
 
-def ripple_carry_add(x, y, n_bits: int = 8):
+def ripple_carry_add(x: ArrayLike, y: ArrayLike, n_bits: int = 8) -> int | np.ndarray:
     """Add non-negative integers x and y (each < 2**n_bits) with n_bits full adders made of perceptrons.
 
     x, y: ints, or integer arrays of one shape (...): every pair is added at once.

@@ -1,0 +1,210 @@
+"""Computational graphs drawn with Matplotlib (book chapter 5).
+
+A graph is a set of nodes placed by hand on a grid and a list of edges. Every edge carries two
+labels: the forward value above it (black, left to right) and the backward gradient below it (red,
+right to left), exactly as the book's figures draw them.
+
+The numbers on the shopping graphs are *computed* by ``MulLayer`` / ``AddLayer`` from
+``common.layers`` (see :func:`apple_example` and :func:`apple_orange_example`), so the drawing can
+never disagree with the code that the notebook asserts on.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from common.layers import AddLayer, MulLayer
+
+FORWARD_COLOR = "black"
+BACKWARD_COLOR = "tab:red"
+NODE_RADIUS = 0.32
+
+
+@dataclass
+class Node:
+    """A node at (x, y). ``op`` is drawn inside a circle ("×", "+", "exp"); an empty ``op`` marks a
+    terminal: an input or output written as plain ``text`` with no circle."""
+    x: float
+    y: float
+    op: str = ""
+    text: str = ""
+
+
+@dataclass
+class Edge:
+    """An arrow from node ``src`` to node ``dst`` with its forward value and backward gradient."""
+    src: str
+    dst: str
+    forward: str = ""
+    backward: str = ""
+
+
+def _fmt(v: float) -> str:
+    """Numbers as the book writes them: 220, 2.2, 110 (4 significant digits, no float noise)."""
+    return f"{float(v):.4g}"
+
+
+def _align(direction: np.ndarray) -> dict[str, str]:
+    """Text alignment that puts a label on the side of its anchor that ``direction`` points to."""
+    ha = "center" if abs(direction[0]) < 0.5 else ("left" if direction[0] > 0 else "right")
+    va = "center" if abs(direction[1]) < 0.5 else ("bottom" if direction[1] > 0 else "top")
+    return dict(ha=ha, va=va)
+
+
+def draw_graph(nodes: dict[str, Node], edges: Sequence[Edge], ax: Axes | None = None, backward: bool = True,
+               title: str | None = None) -> Figure:
+    """Draw a computational graph on ``ax`` (a new figure if None) and return the Figure.
+
+    nodes: name -> Node; edges: arrows between node names. Forward labels go above each edge;
+    with ``backward=True`` a red arrow runs below each edge in the opposite direction, labelled with
+    the gradient of the final output with respect to the value on that edge.
+    """
+    xs = [n.x for n in nodes.values()]
+    ys = [n.y for n in nodes.values()]
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(0.95 * (max(xs) - min(xs) + 1.4), 0.95 * (max(ys) - min(ys) + 1.4)))
+    fig = ax.figure
+    for name, node in nodes.items():
+        if node.op:
+            ax.add_patch(plt.Circle((node.x, node.y), NODE_RADIUS, fill=False, lw=1.5))
+            ax.text(node.x, node.y, node.op, ha="center", va="center", fontsize=12)
+        elif node.text:
+            ax.text(node.x, node.y, node.text, ha="center", va="center", fontsize=10)
+    for edge in edges:
+        a, b = nodes[edge.src], nodes[edge.dst]
+        p, q = np.array([a.x, a.y], float), np.array([b.x, b.y], float)
+        d = q - p
+        u = d / float(np.hypot(*d))
+        start = p + u * (NODE_RADIUS if a.op else 0.3 + 0.25 * abs(u[0]))
+        end = q - u * (NODE_RADIUS if b.op else 0.3 + 0.25 * abs(u[0]))
+        ax.annotate("", xy=end, xytext=start,
+                    arrowprops=dict(arrowstyle="-|>", color=FORWARD_COLOR, lw=1.2, shrinkA=0, shrinkB=0))
+        normal = np.array([-u[1], u[0]])                     # perpendicular to the edge
+        if normal[1] < -1e-9 or (abs(normal[1]) < 1e-9 and normal[0] > 0):
+            normal = -normal                                 # forward label above (or left of) the edge
+        mid = (start + end) / 2
+        if edge.forward:
+            ax.text(*(mid + 0.12 * normal), edge.forward, color=FORWARD_COLOR, fontsize=10, **_align(normal))
+        if backward and edge.backward:
+            off = -0.12 * normal
+            ax.annotate("", xy=start + off + 0.08 * u, xytext=end + off - 0.08 * u,
+                        arrowprops=dict(arrowstyle="-|>", color=BACKWARD_COLOR, lw=1.0, shrinkA=0, shrinkB=0))
+            ax.text(*(mid - 0.2 * normal), edge.backward, color=BACKWARD_COLOR, fontsize=10, **_align(-normal))
+    ax.set_aspect("equal")
+    ax.set_xlim(min(xs) - 0.7, max(xs) + 0.7)
+    ax.set_ylim(min(ys) - 0.6, max(ys) + 0.6)
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# 5.1 / 5.3 / 5.4 The shopping examples, computed with MulLayer and AddLayer
+# ---------------------------------------------------------------------------------------------
+def apple_example(apple: float = 100.0, apple_num: float = 2, tax: float = 1.1) -> dict[str, float]:
+    """Buy ``apple_num`` apples at ``apple`` each, then add ``tax``: forward and backward with layers.
+
+    Returns the forward values (``apple_price``, ``price``) and the gradients of the price with
+    respect to every input and intermediate (``dapple``, ``dapple_num``, ``dtax``, ``dapple_price``).
+    The book's numbers: price 220; dapple 2.2, dapple_num 110, dtax 200.
+    """
+    mul_apple, mul_tax = MulLayer(), MulLayer()
+    apple_price = mul_apple.forward(apple, apple_num)
+    price = mul_tax.forward(apple_price, tax)
+    dapple_price, dtax = mul_tax.backward(1.0)
+    dapple, dapple_num = mul_apple.backward(dapple_price)
+    return dict(apple_price=apple_price, price=price, dprice=1.0, dapple_price=dapple_price, dtax=dtax,
+                dapple=dapple, dapple_num=dapple_num)
+
+
+def apple_orange_example(apple: float = 100.0, apple_num: float = 2, orange: float = 150.0,
+                         orange_num: float = 3, tax: float = 1.1) -> dict[str, float]:
+    """Apples and oranges, summed, then taxed: forward and backward with Mul/Add layers.
+
+    The book's numbers: price 715; dapple_num 110, dapple 2.2, dorange 3.3, dorange_num 165, dtax 650.
+    """
+    mul_apple, mul_orange, add_fruit, mul_tax = MulLayer(), MulLayer(), AddLayer(), MulLayer()
+    apple_price = mul_apple.forward(apple, apple_num)
+    orange_price = mul_orange.forward(orange, orange_num)
+    all_price = add_fruit.forward(apple_price, orange_price)
+    price = mul_tax.forward(all_price, tax)
+    dall_price, dtax = mul_tax.backward(1.0)
+    dapple_price, dorange_price = add_fruit.backward(dall_price)
+    dorange, dorange_num = mul_orange.backward(dorange_price)
+    dapple, dapple_num = mul_apple.backward(dapple_price)
+    return dict(apple_price=apple_price, orange_price=orange_price, all_price=all_price, price=price, dprice=1.0,
+                dall_price=dall_price, dtax=dtax, dapple_price=dapple_price, dorange_price=dorange_price,
+                dapple=dapple, dapple_num=dapple_num, dorange=dorange, dorange_num=dorange_num)
+
+
+def plot_apple_graph(apple: float = 100.0, apple_num: int = 2, tax: float = 1.1, backward: bool = True) -> Figure:
+    """The book's figure 5-2 / 5-5: apples -> ×num -> ×tax -> price, with gradients in red.
+
+    Prints the status line ``price 220 | d/d apple 2.2, d/d num 110, d/d tax 200``.
+    """
+    v = apple_example(apple, apple_num, tax)
+    nodes = {
+        "apple": Node(0, 1, text="apple"), "num": Node(2, -0.4, text="apple num"),
+        "mul1": Node(2, 1, op="×"), "tax": Node(4.3, -0.4, text="tax"), "mul2": Node(4.3, 1, op="×"),
+        "out": Node(6.1, 1, text="price"),
+    }
+    edges = [
+        Edge("apple", "mul1", _fmt(apple), _fmt(v["dapple"])),
+        Edge("num", "mul1", _fmt(apple_num), _fmt(v["dapple_num"])),
+        Edge("mul1", "mul2", _fmt(v["apple_price"]), _fmt(v["dapple_price"])),
+        Edge("tax", "mul2", _fmt(tax), _fmt(v["dtax"])),
+        Edge("mul2", "out", _fmt(v["price"]), _fmt(v["dprice"])),
+    ]
+    fig = draw_graph(nodes, edges, backward=backward,
+                     title="forward values (black) and d price / d value (red)" if backward else "forward values")
+    print(f"price {_fmt(v['price'])} | d/d apple {_fmt(v['dapple'])}, d/d num {_fmt(v['dapple_num'])}, "
+          f"d/d tax {_fmt(v['dtax'])}")
+    return fig
+
+
+def plot_apple_orange_graph(apple: float = 100.0, apple_num: int = 2, orange: float = 150.0, orange_num: int = 3,
+                            tax: float = 1.1, backward: bool = True) -> Figure:
+    """The book's figure 5-17: apples and oranges, an add node, then tax, with gradients in red."""
+    v = apple_orange_example(apple, apple_num, orange, orange_num, tax)
+    nodes = {
+        "apple": Node(0, 2, text="apple"), "anum": Node(2, 3.4, text="apple num"),
+        "orange": Node(0, -0.6, text="orange"), "onum": Node(2, -2.0, text="orange num"),
+        "mul_a": Node(2, 2, op="×"), "mul_o": Node(2, -0.6, op="×"), "add": Node(4.3, 0.7, op="+"),
+        "tax": Node(6.6, -0.7, text="tax"), "mul_t": Node(6.6, 0.7, op="×"), "out": Node(8.4, 0.7, text="price"),
+    }
+    edges = [
+        Edge("apple", "mul_a", _fmt(apple), _fmt(v["dapple"])),
+        Edge("anum", "mul_a", _fmt(apple_num), _fmt(v["dapple_num"])),
+        Edge("orange", "mul_o", _fmt(orange), _fmt(v["dorange"])),
+        Edge("onum", "mul_o", _fmt(orange_num), _fmt(v["dorange_num"])),
+        Edge("mul_a", "add", _fmt(v["apple_price"]), _fmt(v["dapple_price"])),
+        Edge("mul_o", "add", _fmt(v["orange_price"]), _fmt(v["dorange_price"])),
+        Edge("add", "mul_t", _fmt(v["all_price"]), _fmt(v["dall_price"])),
+        Edge("tax", "mul_t", _fmt(tax), _fmt(v["dtax"])),
+        Edge("mul_t", "out", _fmt(v["price"]), _fmt(v["dprice"])),
+    ]
+    fig = draw_graph(nodes, edges, backward=backward, title="apples and oranges")
+    print(f"price {_fmt(v['price'])} | d/d apple {_fmt(v['dapple'])}, d/d orange {_fmt(v['dorange'])}, "
+          f"d/d tax {_fmt(v['dtax'])}")
+    return fig
+
+
+def plot_chain_rule_graph(x: float = 1.0, y: float = 2.0) -> Figure:
+    """z = (x + y)^2 as two nodes, t = x + y and z = t^2, with the chain rule on the edges.
+
+    Backward: dz/dz = 1 -> dz/dt = 2t -> dz/dx = dz/dt * dt/dx = 2t * 1 (and the same for y).
+    """
+    t = x + y
+    nodes = {"x": Node(0, 0.4, text="x"), "y": Node(2, -1.0, text="y"), "add": Node(2, 0.4, op="+"),
+             "sq": Node(4.6, 0.4, op="**2"), "z": Node(6.6, 0.4, text="z")}
+    edges = [Edge("x", "add", f"x = {_fmt(x)}", f"2t·1 = {_fmt(2 * t)}"),
+             Edge("y", "add", f"y = {_fmt(y)}", f"2t·1 = {_fmt(2 * t)}"),
+             Edge("add", "sq", f"t = {_fmt(t)}", f"2t = {_fmt(2 * t)}"),
+             Edge("sq", "z", f"z = {_fmt(t ** 2)}", "1")]
+    return draw_graph(nodes, edges, title="z = (x + y)²: the chain rule, node by node")

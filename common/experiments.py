@@ -1,0 +1,562 @@
+"""The experiments of chapter 6, as plain functions (book sections 6.1.8-6.5).
+
+Each experiment returns plain data (arrays, dicts, ``History`` objects) and has a matching figure
+function that returns a Matplotlib ``Figure``. The notebook runs the experiment once, draws it, and
+asserts what the text claims; slider callbacks read those stored results instead of retraining.
+
+Sections:
+
+- iteration-budgeted training on random mini-batches (the book's optimizer and init comparisons)
+- hidden-layer activation histograms for several weight scales (6.2)
+- per-layer statistics: activation spread and gradient norms (6.2, 6.3)
+- Batch Normalization vs none across weight scales (6.3.2)
+- overfitting, weight decay and dropout runs (6.4)
+- validation split, random search and random-vs-grid search (6.5)
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from common.functions import relu, sigmoid
+from common.layers import Affine, BatchNormalization, Dropout
+from common.networks import MultiLayerNet, MultiLayerNetExtend, init_scale
+from common.optimizers import make_optimizer
+from common.trainer import History, Trainer
+from common.util import smooth_curve
+
+
+# =============================================================================================
+# Training for a fixed number of iterations (6.1.8, 6.2.4)
+# =============================================================================================
+def train_iterations(network: Any, optimizer: Any, x: np.ndarray, t: np.ndarray, iters: int,
+                     batch_size: int = 128, seed: int = 0) -> np.ndarray:
+    """The book's loop: ``iters`` updates, each on a random mini-batch drawn with replacement.
+
+    x: (N, D) inputs, t: (N,) labels. Returns the training loss of each mini-batch, shape (iters,).
+    """
+    rng = np.random.default_rng(seed)
+    losses = np.empty(iters)
+    for i in range(iters):
+        idx = rng.integers(0, len(x), size=batch_size)
+        grads = network.gradient(x[idx], t[idx])
+        optimizer.update(network.params, grads)
+        losses[i] = float(network.last_layer.loss) + network._weight_decay_loss()
+        if not np.isfinite(losses[i]):
+            raise FloatingPointError(f"train_iterations: loss became {losses[i]} at iteration {i}")
+    return losses
+
+
+#: The book's optimizer settings for the MNIST comparison (lr only; the rest are defaults).
+BOOK_MNIST_OPTIMIZERS: dict[str, tuple[str, dict]] = {
+    "SGD": ("sgd", {"lr": 0.01}),
+    "Momentum": ("momentum", {"lr": 0.01}),
+    "AdaGrad": ("adagrad", {"lr": 0.01}),
+    "Adam": ("adam", {"lr": 0.001}),
+}
+
+
+def compare_optimizers(x: np.ndarray, t: np.ndarray, iters: int,
+                       optimizers: dict[str, tuple[str, dict]] | None = None,
+                       hidden: Sequence[int] = (100, 100, 100, 100), batch_size: int = 128, seed: int = 0,
+                       dtype: Any = np.float32) -> dict[str, np.ndarray]:
+    """Train one identical ReLU net (He init, same seed) per optimizer on the same mini-batches.
+
+    optimizers: label -> (name, kwargs) for ``make_optimizer`` (default: the book's four).
+    Returns label -> per-iteration losses, shape (iters,).
+    """
+    optimizers = optimizers or BOOK_MNIST_OPTIMIZERS
+    curves = {}
+    for label, (name, kwargs) in optimizers.items():
+        net = MultiLayerNet(x.shape[1], hidden, 10, activation="relu", weight_init_std="he", dtype=dtype, seed=seed)
+        curves[label] = train_iterations(net, make_optimizer(name, **kwargs), x, t, iters, batch_size, seed)
+    return curves
+
+
+def compare_weight_inits(x: np.ndarray, t: np.ndarray, iters: int, inits: dict[str, float | str] | None = None,
+                         hidden: Sequence[int] = (100, 100, 100, 100), activation: str = "relu",
+                         lr: float = 0.01, batch_size: int = 128, seed: int = 0,
+                         dtype: Any = np.float32) -> dict[str, np.ndarray]:
+    """The book's 6.2.4: the same net and SGD(lr), one run per initial weight scale.
+
+    inits: label -> weight_init_std (a number, "xavier" or "he"). Returns label -> losses (iters,).
+    """
+    inits = inits or {"std=0.01": 0.01, "Xavier": "xavier", "He": "he"}
+    curves = {}
+    for label, std in inits.items():
+        net = MultiLayerNet(x.shape[1], hidden, 10, activation=activation, weight_init_std=std, dtype=dtype, seed=seed)
+        curves[label] = train_iterations(net, make_optimizer("sgd", lr=lr), x, t, iters, batch_size, seed)
+    return curves
+
+
+def final_loss(losses: np.ndarray, last: int = 100) -> float:
+    """Mean of the last ``last`` mini-batch losses: a less noisy 'final loss' than the last value."""
+    losses = np.asarray(losses)
+    return float(np.mean(losses[-min(last, len(losses)):]))
+
+
+def plot_loss_comparison(curves: dict[str, np.ndarray], smooth: int = 31, title: str | None = None,
+                         ylim: tuple[float, float] | None = (0, 2.5), ax: Axes | None = None) -> Figure:
+    """Smoothed per-iteration loss curves, one per label."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig = ax.figure
+    markers = "osDv^<>"
+    for k, (label, losses) in enumerate(curves.items()):
+        w = min(smooth, len(losses) - (1 - len(losses) % 2)) if len(losses) > 2 else 1
+        y = smooth_curve(losses, max(1, w))
+        ax.plot(y, label=label, marker=markers[k % len(markers)], markevery=max(1, len(y) // 10), ms=4)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("loss")
+    if ylim:
+        ax.set_ylim(*ylim)
+    if title:
+        ax.set_title(title)
+    ax.legend()
+    return fig
+
+
+# =============================================================================================
+# 6.2 Hidden-layer activations for different initial weight scales
+# =============================================================================================
+ACTIVATION_FUNCTIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "sigmoid": sigmoid, "tanh": np.tanh, "relu": relu,
+}
+#: Histogram ranges per activation (the values an activation can take that matter).
+HIST_RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "relu": (0.0, 2.0)}
+
+
+def std_label(weight_init_std: float | str) -> str:
+    """'std=0.01', 'Xavier', 'He' for the titles of figures and tables."""
+    if isinstance(weight_init_std, str):
+        return {"xavier": "Xavier", "he": "He"}.get(weight_init_std.lower(), weight_init_std)
+    return f"std={weight_init_std:g}"
+
+
+def hidden_activations(activation: str, weight_init_std: float | str, n_layers: int = 5, n_nodes: int = 100,
+                       n_samples: int = 1000, seed: int = 0) -> np.ndarray:
+    """Forward random Gaussian input through ``n_layers`` bias-free layers and keep every activation.
+
+    weight_init_std: a number, "xavier" (1/sqrt(n)) or "he" (sqrt(2/n)) with n = n_nodes inputs.
+    Returns shape (n_layers, n_samples, n_nodes): the outputs of layer 1 .. n_layers.
+    """
+    if activation not in ACTIVATION_FUNCTIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATION_FUNCTIONS)}, got {activation!r}")
+    h = ACTIVATION_FUNCTIONS[activation]
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n_samples, n_nodes))
+    std = init_scale(weight_init_std, n_nodes)
+    out = np.empty((n_layers, n_samples, n_nodes))
+    for i in range(n_layers):
+        W = std * rng.standard_normal((n_nodes, n_nodes))
+        x = h(x @ W)
+        out[i] = x
+    return out
+
+
+def _histogram_row(axes: Sequence[Axes], acts: np.ndarray, activation: str, row_label: str | None) -> None:
+    lo, hi = HIST_RANGES[activation]
+    for i, ax in enumerate(axes):
+        ax.hist(acts[i].ravel(), bins=30, range=(lo, hi), color="tab:blue")
+        ax.set_yticks([])
+        ax.tick_params(labelsize=7)
+        if row_label is None or i == 0:
+            ax.set_title(f"layer {i + 1}" if row_label is None else f"{row_label}: layer 1", fontsize=8)
+        else:
+            ax.set_title(f"layer {i + 1}", fontsize=8)
+
+
+def plot_activation_histograms(activation: str, stds: Sequence[float | str] = (1.0, 0.01, "xavier", "he"),
+                               n_layers: int = 5, seed: int = 0) -> Figure:
+    """A grid of histograms: one row per initial weight scale, one column per layer."""
+    fig, axes = plt.subplots(len(stds), n_layers, figsize=(1.9 * n_layers, 1.35 * len(stds)), squeeze=False)
+    for row, std in zip(axes, stds):
+        _histogram_row(row, hidden_activations(activation, std, n_layers, seed=seed), activation, std_label(std))
+    fig.suptitle(f"{activation} activations, 5 layers of 100 units", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def activation_histogram_explorer(activation: str = "sigmoid", std: float = 0.01, n_layers: int = 5) -> Figure:
+    """Slider callback: histograms of the 5 layers for one activation and one weight std.
+
+    Prints a status line such as ``sigmoid, std=0.01: layer-5 activations have spread 0.002008``
+    (the standard deviation of the last layer's outputs: ~0 means every unit says the same).
+    """
+    acts = hidden_activations(activation, std, n_layers)
+    fig, axes = plt.subplots(1, n_layers, figsize=(1.9 * n_layers, 1.8))
+    _histogram_row(axes, acts, activation, None)
+    n = acts.shape[2]
+    status = (f"{activation}, std={std:.3g} (Xavier {1 / np.sqrt(n):.3g}, He {np.sqrt(2 / n):.3g}): "
+              f"layer-{n_layers} activations have spread {acts[-1].std():.4g}")
+    fig.suptitle(status, fontsize=9)
+    fig.tight_layout()
+    print(status)
+    return fig
+
+
+def activation_spread_table(activations: Sequence[str] = ("sigmoid", "tanh", "relu"),
+                            stds: Sequence[float | str] = (1.0, 0.01, "xavier", "he"),
+                            n_layers: int = 5) -> dict[str, dict[str, np.ndarray]]:
+    """activation -> std label -> standard deviation of each layer's outputs, shape (n_layers,)."""
+    return {a: {std_label(s): hidden_activations(a, s, n_layers).std(axis=(1, 2)) for s in stds}
+            for a in activations}
+
+
+# =============================================================================================
+# Per-layer statistics of a network (6.2, 6.3)
+# =============================================================================================
+def affine_output_stds(network: Any, x: np.ndarray, train_flg: bool = True) -> list[float]:
+    """Standard deviation of what enters each activation: the output of each Affine (after BN, if any).
+
+    Walks ``network.layers`` in order; the last Affine (the scores) is included.
+    """
+    out = []
+    h = network._as_input(x)
+    layers = list(network.layers.values())
+    for k, layer in enumerate(layers):
+        h = layer.forward(h, train_flg) if isinstance(layer, (Dropout, BatchNormalization)) else layer.forward(h)
+        nxt = layers[k + 1] if k + 1 < len(layers) else None
+        if isinstance(layer, BatchNormalization) or (isinstance(layer, Affine)
+                                                     and not isinstance(nxt, BatchNormalization)):
+            out.append(float(np.std(h)))
+    return out
+
+
+def weight_gradient_norms(network: Any, x: np.ndarray, t: np.ndarray) -> list[float]:
+    """Norm ||dL/dW_i|| of each weight matrix W1, W2, ... for one batch (x, t)."""
+    grads = network.gradient(x, t)
+    keys = sorted((k for k in grads if k.startswith("W")), key=lambda k: int(k[1:]))
+    return [float(np.linalg.norm(grads[k])) for k in keys]
+
+
+# =============================================================================================
+# 6.3.2 Batch Normalization across weight scales
+# =============================================================================================
+def train_epochs(network: Any, optimizer: Any, x: np.ndarray, t: np.ndarray, epochs: int,
+                 batch_size: int = 100, seed: int = 0) -> np.ndarray:
+    """Epochs of shuffled mini-batches; returns the training accuracy after each epoch, shape (epochs,).
+
+    A run whose loss overflows (inf or nan, e.g. a deep net without BN started with std = 1) is
+    stopped; its remaining epochs are recorded as nan ("diverged") instead of raising.
+    """
+    rng = np.random.default_rng(seed)
+    acc = np.full(epochs, np.nan)
+    for e in range(epochs):
+        order = rng.permutation(len(x))
+        for i in range(0, len(x), batch_size):
+            idx = order[i:i + batch_size]
+            with np.errstate(over="ignore", invalid="ignore"):
+                grads = network.gradient(x[idx], t[idx])
+            if not np.isfinite(network.last_layer.loss) or not all(np.all(np.isfinite(g)) for g in grads.values()):
+                return acc
+            optimizer.update(network.params, grads)
+        acc[e] = network.accuracy(x, t)
+    return acc
+
+
+def bn_weight_scale_experiment(x_train: np.ndarray, t_train: np.ndarray, x_test: np.ndarray, t_test: np.ndarray,
+                               weight_scales: Sequence[float], epochs: int = 20,
+                               hidden: Sequence[int] = (100, 100, 100, 100, 100), lr: float = 0.01,
+                               batch_size: int = 100, seed: int = 0, dtype: Any = np.float32,
+                               last_layer_std: float | str | None = None) -> dict[str, np.ndarray]:
+    """The book's figure 6-19: SGD(lr) with and without BN, one pair of runs per weight scale.
+
+    Every weight matrix starts with std = scale, except the output layer's when ``last_layer_std``
+    is given (used to test where the remaining dependence on the scale comes from).
+    Returns {"scales": (S,), "bn_train": (S, epochs), "plain_train": (S, epochs),
+    "bn_test": (S,), "plain_test": (S,)}: train accuracy per epoch (nan after a divergence),
+    test accuracy at the end (nan if diverged).
+    """
+    res = {"scales": np.asarray(weight_scales, dtype=float)}
+    for key in ("bn", "plain"):
+        res[f"{key}_train"] = np.zeros((len(weight_scales), epochs))
+        res[f"{key}_test"] = np.zeros(len(weight_scales))
+    for s, scale in enumerate(weight_scales):
+        for key, use_bn in (("bn", True), ("plain", False)):
+            net = MultiLayerNetExtend(x_train.shape[1], hidden, 10, weight_init_std=float(scale),
+                                      use_batchnorm=use_bn, dtype=dtype, seed=seed)
+            if last_layer_std is not None:
+                W = net.params[f"W{len(hidden) + 1}"]
+                W[...] = W / scale * init_scale(last_layer_std, W.shape[0])
+            acc = train_epochs(net, make_optimizer("sgd", lr=lr), x_train, t_train, epochs, batch_size, seed)
+            res[f"{key}_train"][s] = acc
+            res[f"{key}_test"][s] = net.accuracy(x_test, t_test) if np.isfinite(acc[-1]) else np.nan
+    return res
+
+
+def plot_bn_grid(res: dict[str, np.ndarray], ncols: int = 4) -> Figure:
+    """One small panel per weight scale: training accuracy per epoch with BN (solid) and without (dashed)."""
+    scales = res["scales"]
+    nrows = int(np.ceil(len(scales) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.3 * ncols, 1.7 * nrows), sharex=True, sharey=True,
+                             squeeze=False)
+    epochs = np.arange(1, res["bn_train"].shape[1] + 1)
+    for k, ax in enumerate(axes.ravel()):
+        if k >= len(scales):
+            ax.axis("off")
+            continue
+        ax.plot(epochs, res["bn_train"][k], color="tab:blue", lw=1.5, label="with BN")
+        ax.plot(epochs, res["plain_train"][k], "--", color="tab:orange", lw=1.5, label="without BN")
+        diverged = " (no BN: diverged)" if np.isnan(res["plain_train"][k, -1]) else ""
+        ax.set_title(f"W std = {scales[k]:.2g}{diverged}", fontsize=8)
+        ax.set_ylim(0, 1.02)
+        ax.tick_params(labelsize=7)
+    axes[0, 0].legend(fontsize=7, loc="lower right")
+    fig.supxlabel("epoch", fontsize=9)
+    fig.supylabel("train accuracy", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+# =============================================================================================
+# 6.4 Overfitting, weight decay, dropout
+# =============================================================================================
+def regularisation_run(x_train: np.ndarray, t_train: np.ndarray, x_test: np.ndarray, t_test: np.ndarray,
+                       epochs: int, hidden: Sequence[int] = (100,) * 6, lr: float = 0.01,
+                       weight_decay_lambda: float = 0.0, weight_decay_type: str = "l2",
+                       use_dropout: bool = False, dropout_ratio: float = 0.5, dropout_mode: str = "book",
+                       eval_samples: int | None = 1000, batch_size: int = 100, seed: int = 0,
+                       dtype: Any = np.float32) -> tuple[History, MultiLayerNetExtend]:
+    """The book's 6.4 setting: a 7-layer ReLU net (He init) trained by SGD on a small training set.
+
+    Accuracies are measured once per epoch on at most ``eval_samples`` samples of each set.
+    Returns (history, trained network).
+    """
+    net = MultiLayerNetExtend(x_train.shape[1], hidden, 10, weight_decay_lambda=weight_decay_lambda,
+                              weight_decay_type=weight_decay_type, use_dropout=use_dropout,
+                              dropout_ratio=dropout_ratio, dropout_mode=dropout_mode, dtype=dtype, seed=seed)
+    trainer = Trainer(net, x_train, t_train, x_test, t_test, epochs=epochs, mini_batch_size=batch_size,
+                      optimizer="sgd", optimizer_param={"lr": lr}, evaluate_sample_num_per_epoch=eval_samples,
+                      seed=seed, progress=False)
+    return trainer.train(), net
+
+
+def gap(history: History, last: int = 10) -> float:
+    """Train minus test accuracy, averaged over the last ``last`` epochs."""
+    k = min(last, len(history.train_acc))
+    return float(np.mean(history.train_acc[-k:]) - np.mean(history.test_acc[-k:]))
+
+
+def plot_history(history: History, title: str | None = None, ax: Axes | None = None) -> Figure:
+    """Train (solid) and test (dashed) accuracy per epoch."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5, 3.2))
+    fig = ax.figure
+    epochs = np.arange(1, len(history.train_acc) + 1)
+    ax.plot(epochs, history.train_acc, label="train", color="tab:blue")
+    ax.plot(epochs, history.test_acc, "--", label="test", color="tab:orange")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("accuracy")
+    if title:
+        ax.set_title(title, fontsize=9)
+    ax.legend(loc="lower right", fontsize=8)
+    return fig
+
+
+def _history_status(label: str, h: History) -> str:
+    return (f"{label}: train {h.train_acc[-1]:.3f}, test {h.test_acc[-1]:.3f}, "
+            f"gap {h.train_acc[-1] - h.test_acc[-1]:.3f}")
+
+
+def show_weight_decay_run(results: dict[tuple[str, float], History], penalty: str = "l2",
+                          lam: float = 0.1) -> Figure:
+    """Slider callback over precomputed runs: results[(penalty, lam)] is a History.
+
+    Prints e.g. ``L2, lambda=0.1: train 0.780, test 0.620, gap 0.160``.
+    """
+    if (penalty, lam) not in results:
+        raise KeyError(f"no precomputed run for {(penalty, lam)}; have {sorted(results)}")
+    h = results[(penalty, lam)]
+    status = _history_status(f"{penalty.upper()}, lambda={lam:g}", h)
+    fig = plot_history(h, status)
+    print(status)
+    return fig
+
+
+def show_dropout_run(results: dict[float, History], ratio: float = 0.2) -> Figure:
+    """Slider callback over precomputed runs: results[ratio] is a History (ratio 0: no dropout)."""
+    if ratio not in results:
+        raise KeyError(f"no precomputed run for dropout ratio {ratio}; have {sorted(results)}")
+    h = results[ratio]
+    status = _history_status(f"dropout ratio={ratio:g}", h)
+    fig = plot_history(h, status)
+    print(status)
+    return fig
+
+
+def plot_weight_histograms(networks: dict[str, Any], key: str = "W2", bins: int = 81,
+                           xlim: float = 0.4) -> Figure:
+    """Histograms of one weight matrix (default the first hidden-to-hidden W2) per labelled network."""
+    fig, axes = plt.subplots(1, len(networks), figsize=(3.2 * len(networks), 2.6), sharey=True, squeeze=False)
+    for ax, (label, net) in zip(axes[0], networks.items()):
+        w = np.asarray(net.params[key], dtype=float).ravel()
+        ax.hist(w, bins=bins, range=(-xlim, xlim), color="tab:blue")
+        ax.set_title(f"{label}\n|W|<0.01: {np.mean(np.abs(w) < 0.01):.0%}", fontsize=9)
+        ax.set_xlabel(key, fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def dropout_expectation(x: np.ndarray, ratio: float, mode: str, n_masks: int = 2000,
+                        seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Average a Dropout layer's training output over ``n_masks`` masks, and give its test output.
+
+    x: (N, D). Returns (mean training-mode output, test-mode output), both (N, D). The two agree
+    (up to sampling noise) in both modes: that is the point of either scaling rule.
+    """
+    layer = Dropout(ratio, mode=mode, rng=seed)
+    total = np.zeros_like(x, dtype=np.float64)
+    for _ in range(n_masks):
+        total += layer.forward(x, train_flg=True)
+    return total / n_masks, layer.forward(x, train_flg=False)
+
+
+# =============================================================================================
+# 6.5 Hyperparameter search
+# =============================================================================================
+def split_validation(x: np.ndarray, t: np.ndarray, validation_rate: float = 0.2, seed: int = 0
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Shuffle the *training* data and cut off a validation part (the test set is never touched).
+
+    Returns (train_idx, val_idx): disjoint index arrays into x / t, val of size round(rate * N).
+    """
+    if len(x) != len(t):
+        raise ValueError(f"split_validation: x has {len(x)} samples, t has {len(t)}")
+    if not 0 < validation_rate < 1:
+        raise ValueError(f"validation_rate must be in (0, 1), got {validation_rate}")
+    perm = np.random.default_rng(seed).permutation(len(x))
+    n_val = int(round(validation_rate * len(x)))
+    return perm[n_val:], perm[:n_val]
+
+
+def log_uniform(rng: np.random.Generator, low_exp: float, high_exp: float, size: int | None = None
+                ) -> float | np.ndarray:
+    """10 ** U(low_exp, high_exp): every decade between the bounds is equally likely."""
+    return 10.0 ** rng.uniform(low_exp, high_exp, size)
+
+
+def random_search(x_train: np.ndarray, t_train: np.ndarray, x_val: np.ndarray, t_val: np.ndarray,
+                  n_trials: int, epochs: int, lr_exp: tuple[float, float] = (-6, -2),
+                  wd_exp: tuple[float, float] = (-8, -4), hidden: Sequence[int] = (100,) * 6,
+                  batch_size: int = 100, seed: int = 0, dtype: Any = np.float32) -> list[dict[str, float]]:
+    """The book's 6.5.3: sample lr and weight decay log-uniformly, train briefly, score on validation.
+
+    Returns one dict per trial: lr, weight_decay, val_acc (last epoch), train_acc (last epoch).
+    """
+    rng = np.random.default_rng(seed)
+    trials = []
+    for k in range(n_trials):
+        lr = float(log_uniform(rng, *lr_exp))
+        wd = float(log_uniform(rng, *wd_exp))
+        net = MultiLayerNet(x_train.shape[1], hidden, 10, weight_decay_lambda=wd, dtype=dtype, seed=seed + k)
+        h = Trainer(net, x_train, t_train, x_val, t_val, epochs=epochs, mini_batch_size=batch_size,
+                    optimizer="sgd", optimizer_param={"lr": lr}, seed=seed + k, progress=False).train()
+        trials.append({"lr": lr, "weight_decay": wd, "val_acc": h.test_acc[-1], "train_acc": h.train_acc[-1]})
+    return trials
+
+
+def top_trials(trials: list[dict[str, float]], k: int = 5) -> list[dict[str, float]]:
+    """The k trials with the best validation accuracy, best first."""
+    return sorted(trials, key=lambda r: -r["val_acc"])[:k]
+
+
+def format_trials(trials: list[dict[str, float]]) -> str:
+    """A small text table: rank, val acc, train acc, lr, weight decay."""
+    lines = [f"{'rank':>4}  {'val acc':>7}  {'train acc':>9}  {'lr':>9}  {'weight decay':>12}"]
+    for i, r in enumerate(trials, 1):
+        lines.append(f"{i:>4}  {r['val_acc']:>7.3f}  {r['train_acc']:>9.3f}  {r['lr']:>9.3g}  {r['weight_decay']:>12.3g}")
+    return "\n".join(lines)
+
+
+def narrowed_range(trials: list[dict[str, float]], k: int = 5) -> dict[str, tuple[float, float]]:
+    """log10 range (min, max) of lr and weight decay among the top-k trials: the next round's range."""
+    best = top_trials(trials, k)
+    return {key: (float(np.log10(min(r[key] for r in best))), float(np.log10(max(r[key] for r in best))))
+            for key in ("lr", "weight_decay")}
+
+
+def plot_search_scatter(trials: list[dict[str, float]], k: int = 5) -> Figure:
+    """Each trial at (lr, weight decay) on log axes, coloured by validation accuracy; top-k circled."""
+    fig, ax = plt.subplots(figsize=(5.6, 3.8))
+    lr = np.array([r["lr"] for r in trials])
+    wd = np.array([r["weight_decay"] for r in trials])
+    acc = np.array([r["val_acc"] for r in trials])
+    sc = ax.scatter(lr, wd, c=acc, cmap="viridis", vmin=0, vmax=1, s=30)
+    best = top_trials(trials, k)
+    ax.scatter([r["lr"] for r in best], [r["weight_decay"] for r in best], s=120, facecolors="none",
+               edgecolors="red", label=f"top {k}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("weight decay")
+    ax.legend(loc="upper left", fontsize=8)
+    fig.colorbar(sc, ax=ax, label="validation accuracy")
+    fig.tight_layout()
+    return fig
+
+
+def one_param_objective(a: np.ndarray | float, b: np.ndarray | float, a_best: float = 0.37,
+                        width: float = 0.06) -> np.ndarray | float:
+    """A 'validation score' on [0, 1]^2 in which only ``a`` matters: a narrow bump at a_best; b is ignored."""
+    return np.exp(-0.5 * ((np.asarray(a) - a_best) / width) ** 2) + 0.0 * np.asarray(b)
+
+
+def grid_points(n_trials: int) -> np.ndarray:
+    """A sqrt(n) x sqrt(n) grid on [0, 1]^2 (cell centres), shape (n_trials, 2). n_trials must be square."""
+    m = int(round(np.sqrt(n_trials)))
+    if m * m != n_trials:
+        raise ValueError(f"grid_points: n_trials must be a square number, got {n_trials}")
+    g = (np.arange(m) + 0.5) / m
+    A, B = np.meshgrid(g, g)
+    return np.column_stack([A.ravel(), B.ravel()])
+
+
+def random_points(n_trials: int, rng: np.random.Generator | int | None = 0) -> np.ndarray:
+    """n_trials points uniform on [0, 1]^2, shape (n_trials, 2)."""
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    return rng.random((n_trials, 2))
+
+
+def grid_vs_random(n_trials: int = 9, repeats: int = 1000, width: float = 0.06,
+                   seed: int = 0) -> dict[str, np.ndarray]:
+    """Best score found by grid and by random search with the same budget, over many problems.
+
+    Each repeat draws a new position a_best ~ U(0, 1) of the bump (the searcher does not know it).
+    Returns {"grid": (repeats,), "random": (repeats,)} best objective values found.
+    """
+    rng = np.random.default_rng(seed)
+    grid = grid_points(n_trials)
+    best = {"grid": np.empty(repeats), "random": np.empty(repeats)}
+    for r in range(repeats):
+        a_best = rng.random()
+        pts = random_points(n_trials, rng)
+        best["grid"][r] = one_param_objective(grid[:, 0], grid[:, 1], a_best, width).max()
+        best["random"][r] = one_param_objective(pts[:, 0], pts[:, 1], a_best, width).max()
+    return best
+
+
+def plot_grid_vs_random(n_trials: int = 9, a_best: float = 0.37, width: float = 0.06, seed: int = 0) -> Figure:
+    """Bergstra & Bengio's picture: the same budget as a grid and at random, with the score along a on top."""
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.6))
+    aa = np.linspace(0, 1, 400)
+    for ax, (name, pts) in zip(axes, (("grid", grid_points(n_trials)), ("random", random_points(n_trials, seed)))):
+        score = one_param_objective(pts[:, 0], pts[:, 1], a_best, width)
+        ax.plot(aa, 1.05 + 0.4 * one_param_objective(aa, 0, a_best, width), color="tab:green")
+        ax.vlines(pts[:, 0], 1.0, 1.05 + 0.4 * score, colors="tab:red", lw=0.8)
+        ax.scatter(pts[:, 0], pts[:, 1], c="tab:red", s=25)
+        ax.axhline(1.0, color="0.6", lw=0.8)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.5)
+        ax.set_xlabel("a (important)")
+        ax.set_ylabel("b (unimportant)")
+        ax.set_title(f"{name}: {len(np.unique(np.round(pts[:, 0], 9)))} distinct values of a, best {score.max():.3f}",
+                     fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -3,6 +3,7 @@
 #   make test      unit tests + every notebook under nbval (quick mode), the CI command
 #   make data      fetch and verify MNIST into the local cache
 #   make execute   re-run every notebook in place with full budgets (refreshes the committed outputs)
+#   make bench     time common vs PyTorch CPU vs the textbook baseline (writes benchmarks/results.json)
 #   make weights   retrain the committed weights under weights/ (scripts/train_*.py)
 #   make clean     remove .venv, caches and the MNIST cache
 PYTHON ?= python3
@@ -15,7 +16,7 @@ JOBS   ?= 2
 TEST_ENV := DLFS_QUICK=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 NOTEBOOKS := $(sort $(wildcard notebooks/ch*.ipynb))
 
-.PHONY: lab test test-unit test-notebooks data execute weights clean venv
+.PHONY: lab test test-unit test-notebooks data execute weights bench clean venv
 
 venv: $(STAMP)
 
@@ -54,6 +55,10 @@ execute: data
 	    env -u DLFS_QUICK ../$(PY) -m jupyter nbconvert --to notebook --execute --inplace \
 	        --ExecutePreprocessor.timeout=1800 "$$nb" || exit 1; \
 	done
+
+# Speed table: common vs PyTorch CPU (if installed: pip install -e .[bench]) vs the textbook baseline.
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
 
 # Every scripts/train_*.py trains one set of weights into weights/ (resumable, logged); slow ones may take hours.
 weights: data

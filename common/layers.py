@@ -16,7 +16,7 @@ import numpy
 
 from common.backend import np, to_device     # np is NumPy (or CuPy with DLFS_DEVICE=gpu)
 from common.functions import labels_from_targets, softmax
-from common.util import col2im, conv_output_size, im2col
+from common.util import col2im, conv_output_size, fold, im2col, unfold
 
 
 def _check_dout(layer: str, dout: np.ndarray, expected: tuple[int, ...]) -> None:
@@ -64,8 +64,10 @@ class AddLayer:
 class Relu:
     """out = max(0, x); dx = dout where x > 0, else 0.
 
-    The mask is stored; ``out`` is a new array (``x.copy()`` first — ``out = x`` would alias the
-    caller's array and zero it in place).
+    The mask (True where x <= 0) is stored; ``out`` is a new array. The book's version copies x
+    first, then zeroes ``out[mask]``: writing ``out = x`` instead would alias the caller's array and
+    zero it in place. ``np.maximum`` builds the new array in one fast pass (boolean-mask assignment
+    and ``np.where`` are several times slower on large arrays).
     """
 
     def __init__(self) -> None:
@@ -73,14 +75,12 @@ class Relu:
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self.mask = x <= 0
-        out = x.copy()
-        out[self.mask] = 0
-        return out
+        return np.maximum(x, 0)                        # a new array: x itself is untouched
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         _check_dout("Relu", dout, self.mask.shape)
-        dx = dout.copy()              # never zero the caller's dout in place
-        dx[self.mask] = 0
+        dx = dout * ~self.mask                         # a new array: never zero the caller's dout
+        dx += 0                                        # (negative * False is -0.0; make it a plain 0.0)
         return dx
 
 
@@ -318,7 +318,13 @@ class Convolution:
        so all its output positions share its weights and its bias.
     x: (N, C, H, W)  ->  out: (N, FN, OH, OW), OH = (H + 2*pad - FH) / stride + 1.
 
-    Forward is one matrix product: im2col(x) (N*OH*OW, C*FH*FW) @ W as (C*FH*FW, FN).
+    Forward is one matrix product. The book writes it as im2col(x) (N*OH*OW, C*FH*FW) @ W as
+    (C*FH*FW, FN); we compute its transpose, W as (FN, C*FH*FW) @ unfold(x) (C*FH*FW, N*OH*OW),
+    the same numbers in a layout that is faster to build (see ``common.util.unfold``).
+    Backward, with dout as D (FN, N*OH*OW) and U = unfold(x):
+        db = sum of D over all positions        (FN,)
+        dW = D @ U^T                           (FN, C*FH*FW)
+        dx = fold(W^T @ D)                     (N, C, H, W)  — fold adds overlapping patches
     """
 
     def __init__(self, W: np.ndarray, b: np.ndarray, stride: int = 1, pad: int = 0) -> None:
@@ -327,8 +333,7 @@ class Convolution:
         self.W, self.b = W, b
         self.stride, self.pad = stride, pad
         self.x_shape: tuple[int, ...] | None = None
-        self.col: np.ndarray | None = None
-        self.col_W: np.ndarray | None = None
+        self.cols: np.ndarray | None = None
         self.dW: np.ndarray | None = None
         self.db: np.ndarray | None = None
 
@@ -340,11 +345,11 @@ class Convolution:
         N, _, H, W = x.shape
         out_h = conv_output_size(H, FH, self.stride, self.pad)
         out_w = conv_output_size(W, FW, self.stride, self.pad)
-        col = im2col(x, FH, FW, self.stride, self.pad)          # (N*OH*OW, C*FH*FW)
-        col_W = self.W.reshape(FN, -1).T                        # (C*FH*FW, FN): reshape by the filter COUNT
-        out = col @ col_W + self.b                              # (N*OH*OW, FN)
-        self.x_shape, self.col, self.col_W = x.shape, col, col_W
-        return out.reshape(N, out_h, out_w, FN).transpose(0, 3, 1, 2)
+        cols = unfold(x, FH, FW, self.stride, self.pad)          # (C*FH*FW, N*OH*OW)
+        out = self.W.reshape(FN, -1) @ cols                      # (FN, N*OH*OW): reshape by the filter COUNT
+        out += self.b[:, None]                                   # one bias per filter, (FN, 1) broadcasts
+        self.x_shape, self.cols = x.shape, cols
+        return out.reshape(FN, N, out_h, out_w).transpose(1, 0, 2, 3)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         FN, C, FH, FW = self.W.shape
@@ -352,11 +357,11 @@ class Convolution:
         out_h = conv_output_size(H, FH, self.stride, self.pad)
         out_w = conv_output_size(W, FW, self.stride, self.pad)
         _check_dout("Convolution", dout, (N, FN, out_h, out_w))
-        dout2 = dout.transpose(0, 2, 3, 1).reshape(-1, FN)      # (N*OH*OW, FN)
-        self.db = dout2.sum(axis=0)                             # one bias per filter: sum over batch and positions
-        self.dW = (self.col.T @ dout2).T.reshape(FN, C, FH, FW)
-        dcol = dout2 @ self.col_W.T                             # (N*OH*OW, C*FH*FW)
-        return col2im(dcol, self.x_shape, FH, FW, self.stride, self.pad)
+        D = dout.transpose(1, 0, 2, 3).reshape(FN, -1)          # (FN, N*OH*OW)
+        self.db = D.sum(axis=1)                                   # sum over the batch AND the positions
+        self.dW = (D @ self.cols.T).reshape(FN, C, FH, FW)
+        dcols = self.W.reshape(FN, -1).T @ D                      # (C*FH*FW, N*OH*OW)
+        return fold(dcols, self.x_shape, FH, FW, self.stride, self.pad)
 
 
 class Pooling:
@@ -377,7 +382,9 @@ class Pooling:
         self.stride = pool_h if stride is None else stride
         self.pad = pad
         self.x_shape: tuple[int, ...] | None = None
-        self.arg_max: np.ndarray | None = None
+        self.x: np.ndarray | None = None          # fast path: input and output, to find the argmax
+        self.out: np.ndarray | None = None
+        self.arg_max: np.ndarray | None = None    # general path: argmax of each window
 
     def _tiles(self, H: int, W: int) -> bool:
         """True when the windows tile the image exactly (stride == window, no pad): the fast path."""
@@ -391,13 +398,15 @@ class Pooling:
         N, C, H, W = x.shape
         self.x_shape = x.shape
         if self._tiles(H, W):
-            # Fast path, no im2col: split each axis into (blocks, within-block) and gather every
-            # window's pool_h * pool_w values on the last axis, (N, C, OH, OW, ph * pw).
+            # Fast path, no im2col: the pixel at offset (dy, dx) of every window is the strided view
+            # x[:, :, dy::ph, dx::pw], shape (N, C, OH, OW); the maximum over the ph * pw offsets
+            # (4 for 2x2) is a running np.maximum. Backward needs x again to find the argmax.
             ph, pw = self.pool_h, self.pool_w
-            oh, ow = H // ph, W // pw
-            windows = x.reshape(N, C, oh, ph, ow, pw).transpose(0, 1, 2, 4, 3, 5).reshape(N, C, oh, ow, ph * pw)
-            self.arg_max = windows.argmax(axis=-1)              # first maximum, as in the general path
-            return windows.max(axis=-1)                         # the value at arg_max
+            out = x[:, :, 0::ph, 0::pw].copy()
+            for k in range(1, ph * pw):
+                np.maximum(out, x[:, :, k // pw::ph, k % pw::pw], out=out)
+            self.x, self.out, self.arg_max = x, out, None
+            return out
         p = self.pad
         xp = np.pad(x, [(0, 0), (0, 0), (p, p), (p, p)], constant_values=-np.inf) if p else x
         out_h = conv_output_size(H, self.pool_h, self.stride, p)
@@ -416,11 +425,17 @@ class Pooling:
         _check_dout("Pooling", dout, (N, C, out_h, out_w))
         pool_size = self.pool_h * self.pool_w
         if self._tiles(H, W):
-            # scatter each output gradient to its window's argmax, then undo the window split
-            dwin = np.zeros((N * C * out_h * out_w, pool_size), dtype=dout.dtype)
-            dwin[np.arange(dwin.shape[0]), self.arg_max.ravel()] = dout.ravel()
+            # Each window's gradient goes to the FIRST offset holding its maximum (as argmax would):
+            # ``taken`` marks windows already served, so a tie (e.g. all zeros after ReLU) is counted once.
             ph, pw = self.pool_h, self.pool_w
-            return dwin.reshape(N, C, out_h, out_w, ph, pw).transpose(0, 1, 2, 4, 3, 5).reshape(N, C, H, W)
+            dx = np.empty((N, C, H, W), dtype=dout.dtype)
+            taken = np.zeros(dout.shape, dtype=bool)
+            for k in range(ph * pw):
+                first_max = (self.x[:, :, k // pw::ph, k % pw::pw] == self.out) & ~taken
+                taken |= first_max
+                dx[:, :, k // pw::ph, k % pw::pw] = dout * first_max
+            dx += 0                                            # -0.0 (negative * False) -> 0.0
+            return dx
         d = dout.transpose(0, 2, 3, 1).ravel()                 # same order as the rows of col
         dmax = np.zeros((d.size, pool_size), dtype=dout.dtype)
         dmax[np.arange(d.size), self.arg_max] = d

@@ -94,6 +94,53 @@ def col2im(col: np.ndarray, input_shape: tuple[int, int, int, int], filter_h: in
     return img[:, :, pad:pad + H, pad:pad + W]
 
 
+def unfold(x: np.ndarray, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0) -> np.ndarray:
+    """im2col, transposed and built directly: (N, C, H, W) -> (C * FH * FW, N * OH * OW).
+
+    ``unfold(x) == im2col(x).T``, but laid out the way the fast convolution's matrix product wants
+    it: one *row* per (channel, kernel row, kernel column), one *column* per output position. The
+    strided view cols[c, y, x, n, i, j] = img[n, c, i*S + y, j*S + x] is copied once by
+    ``reshape``; its innermost axis runs along an image row, so the copy moves long contiguous runs
+    instead of the 3-element snippets a (N*OH*OW, C*FH*FW) layout would.
+    """
+    _check_images(x, "unfold")
+    N, C, H, W = x.shape
+    out_h = conv_output_size(H, filter_h, stride, pad)
+    out_w = conv_output_size(W, filter_w, stride, pad)
+    img = np.pad(x, [(0, 0), (0, 0), (pad, pad), (pad, pad)]) if pad else np.ascontiguousarray(x)
+    s_n, s_c, s_h, s_w = img.strides
+    cols = as_strided(
+        img,
+        shape=(C, filter_h, filter_w, N, out_h, out_w),
+        strides=(s_c, s_h, s_w, s_n, s_h * stride, s_w * stride),
+    )
+    return cols.reshape(C * filter_h * filter_w, N * out_h * out_w)
+
+
+def fold(cols: np.ndarray, input_shape: tuple[int, int, int, int], filter_h: int, filter_w: int,
+         stride: int = 1, pad: int = 0) -> np.ndarray:
+    """The adjoint of :func:`unfold` (= col2im of the transpose): (C*FH*FW, N*OH*OW) -> (N, C, H, W).
+
+    Overlapping patches *add*. One strided slab per kernel offset (9 for 3x3), each a
+    (C, N, OH, OW) block whose rows are contiguous.
+    """
+    N, C, H, W = input_shape
+    out_h = conv_output_size(H, filter_h, stride, pad)
+    out_w = conv_output_size(W, filter_w, stride, pad)
+    expected = (C * filter_h * filter_w, N * out_h * out_w)
+    if cols.shape != expected:
+        raise ValueError(f"fold: cols has shape {cols.shape} but input_shape {tuple(input_shape)} with a "
+                         f"{filter_h}x{filter_w} filter, stride {stride}, pad {pad} needs {expected}")
+    c6 = cols.reshape(C, filter_h, filter_w, N, out_h, out_w)
+    img = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=cols.dtype)
+    img_cn = img.transpose(1, 0, 2, 3)                  # a (C, N, H, W) view of the same memory
+    for y in range(filter_h):
+        y_end = y + stride * out_h
+        for x in range(filter_w):
+            img_cn[:, :, y:y_end:stride, x:x + stride * out_w:stride] += c6[:, y, x]
+    return img[:, :, pad:pad + H, pad:pad + W]
+
+
 def shuffle_dataset(x: np.ndarray, t: np.ndarray, rng: numpy.random.Generator | int | None = None
                     ) -> tuple[np.ndarray, np.ndarray]:
     """Return copies of (x, t) with their first axes permuted by the same random permutation."""

@@ -1,0 +1,1 @@
+"""Benchmarks for dlfs-lab: `make bench` (see run.py)."""

@@ -57,8 +57,10 @@ execute: data
 	done
 
 # Speed table: common vs PyTorch CPU (if installed: pip install -e .[bench]) vs the textbook baseline.
+# Some machines here set OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (a work-around for old OpenBLAS builds) that
+# force slower kernels; a reader's laptop has neither, so the benchmark runs without them.
 bench: $(STAMP)
-	$(PY) benchmarks/run.py
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) benchmarks/run.py
 
 # Every scripts/train_*.py trains one set of weights into weights/ (resumable, logged); slow ones may take hours.
 weights: data

@@ -175,11 +175,18 @@ def run(smoke: bool, steps: int, warmup: int) -> dict[str, Any]:
         torch_version = torch.__version__
     except ImportError:
         torch_version = None
+    try:                                               # which OpenBLAS kernel numpy really runs
+        from threadpoolctl import threadpool_info
+        blas = [f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')}" for i in threadpool_info()
+                if i.get("user_api") == "blas"]
+    except ImportError:
+        blas = ["threadpoolctl not installed"]
     return {
         "mode": "smoke" if smoke else "full",
         "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
                     "cpus": os.cpu_count(), "blas_threads": threads, "python": platform.python_version(),
-                    "numpy": np.__version__, "torch": torch_version},
+                    "numpy": np.__version__, "blas": blas, "torch": torch_version,
+                    "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE")},
         "gemm_peak_gflops": peak,
         "steps_timed": steps, "warmup_steps": warmup,
         "epoch_note": f"epoch = {STEPS_PER_EPOCH} steps of batch 100, extrapolated from the median step time",
@@ -195,7 +202,7 @@ def fmt_s(v: float | None) -> str:
 def table(res: dict[str, Any]) -> str:
     lines = [f"machine: {res['machine']['processor']}, {res['machine']['cpus']} CPUs, "
              f"{res['machine']['blas_threads']} BLAS threads, numpy {res['machine']['numpy']}, "
-             f"torch {res['machine']['torch'] or 'not installed'}",
+             f"torch {res['machine']['torch'] or 'not installed'}; BLAS: {', '.join(res['machine']['blas'])}",
              f"float32 GEMM peak: {res['gemm_peak_gflops']:.1f} GFLOP/s; {res['epoch_note']}", "",
              "| network | common epoch | PyTorch CPU epoch | textbook epoch | common / PyTorch | textbook / common "
              "| GFLOP/step | % of GEMM peak | peak memory |",

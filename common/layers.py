@@ -360,8 +360,29 @@ class Convolution:
         D = dout.transpose(1, 0, 2, 3).reshape(FN, -1)          # (FN, N*OH*OW)
         self.db = D.sum(axis=1)                                   # sum over the batch AND the positions
         self.dW = (D @ self.cols.T).reshape(FN, C, FH, FW)
+        if self.stride == 1 and self.pad <= min(FH, FW) - 1 and FN <= C:
+            # cheaper when the filters do not outnumber the channels (its matrix has FN*FH*FW rows)
+            return self._input_gradient_as_convolution(dout)
         dcols = self.W.reshape(FN, -1).T @ D                      # (C*FH*FW, N*OH*OW)
         return fold(dcols, self.x_shape, FH, FW, self.stride, self.pad)
+
+    def _input_gradient_as_convolution(self, dout: np.ndarray) -> np.ndarray:
+        """dx for stride 1, computed as a convolution of dout with the flipped filters.
+
+        Every input pixel collects W[f, c, y, x] * dout[n, f, i - y, j - x] over the filters and
+        offsets that touched it. Padding dout by (FH - 1 - pad) and flipping W in both spatial axes
+        turns that into an ordinary convolution — with the roles of C and FN swapped — whose output
+        is exactly (N, C, H, W). Same numbers as fold(W^T @ D), but the matrix product has the long
+        inner dimension FN*FH*FW instead of FN, and nothing needs folding afterwards.
+        """
+        FN, C, FH, FW = self.W.shape
+        N, _, H, W = self.x_shape
+        py, px = FH - 1 - self.pad, FW - 1 - self.pad
+        dout_p = np.pad(dout, [(0, 0), (0, 0), (py, py), (px, px)])
+        cols = unfold(dout_p, FH, FW)                             # (FN*FH*FW, N*H*W)
+        W_flip = self.W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)   # (C, FN, FH, FW)
+        dx = W_flip.reshape(C, -1) @ cols                         # (C, N*H*W)
+        return dx.reshape(C, N, H, W).transpose(1, 0, 2, 3)
 
 
 class Pooling:

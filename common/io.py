@@ -26,6 +26,7 @@ def atomic_savez(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> Path
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)                 # mkstemp creates owner-only files; weights are for everyone
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

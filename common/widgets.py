@@ -9,6 +9,10 @@ The pattern in every notebook:
 ``slider_panel`` re-runs the function whenever a control moves and shows its figure (and anything
 it prints) below the controls. It adds no logic of its own, so what the sliders show is exactly
 what the tested function computes.
+
+Under nbval the panel's first rendering reaches the kernel as plain stdout and clear_output
+messages, so the cell that shows a panel starts with ``# NBVAL_IGNORE_OUTPUT``; the ordinary call
+of the same function just above it is the one whose output is compared.
 """
 from __future__ import annotations
 

@@ -448,7 +448,8 @@ def random_search(x_train: np.ndarray, t_train: np.ndarray, x_val: np.ndarray, t
                   batch_size: int = 100, seed: int = 0, dtype: Any = np.float32) -> list[dict[str, float]]:
     """The book's 6.5.3: sample lr and weight decay log-uniformly, train briefly, score on validation.
 
-    Returns one dict per trial: lr, weight_decay, val_acc (last epoch), train_acc (last epoch).
+    Returns one dict per trial: lr, weight_decay, val_acc (last epoch), train_acc (last epoch),
+    diverged (True if the loss overflowed; its accuracies are then recorded as 0).
     """
     rng = np.random.default_rng(seed)
     trials = []
@@ -456,9 +457,16 @@ def random_search(x_train: np.ndarray, t_train: np.ndarray, x_val: np.ndarray, t
         lr = float(log_uniform(rng, *lr_exp))
         wd = float(log_uniform(rng, *wd_exp))
         net = MultiLayerNet(x_train.shape[1], hidden, 10, weight_decay_lambda=wd, dtype=dtype, seed=seed + k)
-        h = Trainer(net, x_train, t_train, x_val, t_val, epochs=epochs, mini_batch_size=batch_size,
-                    optimizer="sgd", optimizer_param={"lr": lr}, seed=seed + k, progress=False).train()
-        trials.append({"lr": lr, "weight_decay": wd, "val_acc": h.test_acc[-1], "train_acc": h.train_acc[-1]})
+        trainer = Trainer(net, x_train, t_train, x_val, t_val, epochs=epochs, mini_batch_size=batch_size,
+                          optimizer="sgd", optimizer_param={"lr": lr}, seed=seed + k, progress=False)
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                h = trainer.train()
+            val_acc, train_acc, diverged = h.test_acc[-1], h.train_acc[-1], False
+        except FloatingPointError:
+            val_acc, train_acc, diverged = 0.0, 0.0, True
+        trials.append({"lr": lr, "weight_decay": wd, "val_acc": val_acc, "train_acc": train_acc,
+                       "diverged": diverged})
     return trials
 
 

@@ -152,7 +152,7 @@ def test_random_search_table_and_narrowing(toy):
     trials = ex.random_search(x[:200], t[:200], x[200:260], t[200:260], n_trials=4, epochs=2, hidden=(16,))
     assert len(trials) == 4 and set(trials[0]) == {"lr", "weight_decay", "val_acc", "train_acc", "diverged"}
     wild = ex.random_search(x[:100], t[:100], x[200:260], t[200:260], n_trials=1, epochs=2, hidden=(16,),
-                            lr_exp=(6, 6))                     # lr = 1e6: overflows, recorded, no exception
+                            lr_exp=(30, 30))                   # lr = 1e30: overflows, recorded, no exception
     assert wild[0]["diverged"] and wild[0]["val_acc"] == 0.0
     best = ex.top_trials(trials, 2)
     assert best[0]["val_acc"] >= best[1]["val_acc"] >= min(r["val_acc"] for r in trials)

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from common.config import WEIGHTS_DIR
-from common.io import atomic_savez  # noqa: F401  (re-exported for scripts)
 from common.trainer import Trainer
+from dataset.mnist import load_mnist
 
 
 def parse_args(description: str, epochs: int, seed: int = 0) -> argparse.Namespace:
@@ -72,3 +72,26 @@ def finish(name: str, net: Any, trainer: Trainer, x_test: np.ndarray, t_test: np
     print(f"[{name}] test accuracy {acc:.4f}; wrote {out / (name + '.npz')} in {time.strftime('%H:%M:%S')}",
           flush=True)
     return meta
+
+
+def train_and_save(name: str, description: str, make_net: Any, epochs: int, checkpoint_every: int,
+                   augment: Any = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The whole life of a weights file: parse the command line, train (resuming from the checkpoint
+    if there is one) with Adam (lr 0.001) on mini-batches of 100, then write weights/<name>.npz/.json.
+
+    make_net(seed) builds the network; augment(x_batch, rng) is optional.
+    """
+    args = parse_args(description, epochs=epochs)
+    (x_train, t_train), (x_test, t_test) = load_mnist(normalize=True, flatten=False)
+    net = make_net(args.seed)
+    ckpt = checkpoint_path(name, args.out)
+    if args.fresh:
+        ckpt.unlink(missing_ok=True)
+    trainer = Trainer(net, x_train, t_train, x_test, t_test, epochs=args.epochs, mini_batch_size=100,
+                      optimizer="adam", optimizer_param={"lr": 0.001}, evaluate_sample_num_per_epoch=10000,
+                      seed=args.seed, progress=False, checkpoint_path=ckpt, checkpoint_every=checkpoint_every,
+                      resume=True, augment=augment, on_epoch_end=epoch_logger(name))
+    if trainer.current_iter:
+        print(f"[{name}] resuming at iteration {trainer.current_iter} (epoch {trainer.epoch})", flush=True)
+    trainer.train()
+    return finish(name, net, trainer, x_test, t_test, args.out, {"seed": args.seed, **(extra or {})})

@@ -370,19 +370,38 @@ def plot_im2col_patches(patch: int = 1, H: int = 4, W: int = 4, C: int = 2, FH: 
 # ---------------------------------------------------------------------------------------------
 # 7.6 Filters and what they respond to
 # ---------------------------------------------------------------------------------------------
+def _mosaic(tiles: np.ndarray, ncols: int, gap: int = 1, fill: float = np.nan) -> np.ndarray:
+    """Arrange K tiles (K, h, w) in a grid with ``ncols`` columns and ``gap`` pixels of ``fill`` between them."""
+    K, h, w = tiles.shape
+    nrows = int(np.ceil(K / ncols))
+    out = np.full((nrows * (h + gap) - gap, ncols * (w + gap) - gap), fill)
+    for k in range(K):
+        r, c = divmod(k, ncols)
+        out[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = tiles[k]
+    return out
+
+
+def _per_tile_minmax(tiles: np.ndarray) -> np.ndarray:
+    lo = tiles.min(axis=(1, 2), keepdims=True)
+    span = tiles.max(axis=(1, 2), keepdims=True) - lo
+    return (tiles - lo) / np.where(span > 0, span, 1.0)
+
+
 def plot_filters(W: np.ndarray, title: str = "", ncols: int = 10, size: float = 0.8) -> Figure:
-    """First-layer filters W (FN, 1, FH, FW) as grey images, each scaled to its own min..max."""
+    """First-layer filters W (FN, 1, FH, FW) as grey images, each scaled to its own min..max, numbered."""
     W = np.asarray(W, dtype=np.float64)
-    FN = W.shape[0]
+    FN, _, FH, FW = W.shape
+    ncols = min(ncols, FN)
     nrows = int(np.ceil(FN / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if title else 0)), squeeze=False)
-    for k, ax in enumerate(axes.ravel()):
-        ax.axis("off")
-        if k < FN:
-            ax.imshow(W[k, 0], cmap="gray", interpolation="nearest")
-            ax.set_title(str(k), fontsize=7)
+    fig, ax = plt.subplots(figsize=(size * ncols, size * nrows + (0.4 if title else 0.1)))
+    cmap = plt.get_cmap("gray").with_extremes(bad="white")
+    ax.imshow(_mosaic(_per_tile_minmax(W[:, 0]), ncols), cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+    for k in range(FN):
+        r, c = divmod(k, ncols)
+        ax.text(c * (FW + 1) - 0.4, r * (FH + 1) - 0.4, str(k), fontsize=6, color="tab:red", va="top")
+    ax.axis("off")
     if title:
-        fig.suptitle(title, fontsize=10)
+        ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -396,20 +415,27 @@ def filter_responses(W: np.ndarray, b: np.ndarray, image: np.ndarray, stride: in
 
 def plot_filter_responses(W: np.ndarray, b: np.ndarray, image: np.ndarray, ncols: int = 10, relu: bool = True,
                           size: float = 0.9) -> Figure:
-    """Each filter (top of its cell) and its feature map on ``image`` (H, W), after ReLU by default."""
+    """The filters (top mosaic) and their feature maps on ``image`` (H, W) (bottom mosaic, same grid place).
+
+    Feature maps are after ReLU by default and share one colour scale, so a dark map means a weak response.
+    """
     maps = filter_responses(W, b, image, relu=relu)
     FN = len(W)
-    nrows = int(np.ceil(FN / ncols))
-    fig, axes = plt.subplots(2 * nrows, ncols, figsize=(size * ncols, 2 * size * nrows), squeeze=False)
-    vmax = maps.max() or 1.0
-    for k in range(nrows * ncols):
+    ncols = min(ncols, FN)
+    top = _mosaic(_per_tile_minmax(np.asarray(W[:, 0], dtype=np.float64)), ncols)
+    bottom = _mosaic(maps, ncols, gap=2)
+    width = size * ncols
+    fig, axes = plt.subplots(2, 1, figsize=(width, width * (top.shape[0] / top.shape[1] + bottom.shape[0] / bottom.shape[1]) + 0.7))
+    axes[0].imshow(top, cmap=plt.get_cmap("gray").with_extremes(bad="white"), vmin=0, vmax=1, interpolation="nearest")
+    axes[0].set_title("filters", fontsize=9)
+    axes[1].imshow(bottom, cmap=plt.get_cmap("inferno").with_extremes(bad="white"), vmin=0, vmax=maps.max() or 1.0)
+    axes[1].set_title("their feature maps on the image" + (" (after ReLU)" if relu else ""), fontsize=9)
+    h = maps.shape[1]
+    for k in range(FN):
         r, c = divmod(k, ncols)
-        for ax in (axes[2 * r, c], axes[2 * r + 1, c]):
-            ax.axis("off")
-        if k < FN:
-            axes[2 * r, c].imshow(W[k, 0], cmap="gray", interpolation="nearest")
-            axes[2 * r, c].set_title(f"filter {k}", fontsize=6)
-            axes[2 * r + 1, c].imshow(maps[k], cmap="inferno", vmin=0, vmax=vmax)
+        axes[1].text(c * (h + 2) + 0.5, r * (h + 2) + 0.5, str(k), fontsize=6, color="w", va="top")
+    for ax in axes:
+        ax.axis("off")
     fig.tight_layout()
     return fig
 

@@ -129,8 +129,12 @@ def test_filters_and_responses():
     assert maps.shape == (12, 24, 24) and maps.min() >= 0
     raw = filter_responses(W, b, square_image(), relu=False)
     assert np.isclose(raw[0, 0, 0], b[0])                       # background: only the bias
-    assert len(plot_filters(W, title="t", ncols=6).axes) == 12
-    assert len(plot_filter_responses(W, b, square_image(), ncols=6).axes) == 24
+    fig = plot_filters(W, title="t", ncols=6)
+    img = fig.axes[0].images[0].get_array()
+    assert img.shape == (2 * 5 + 1, 6 * 5 + 5)                  # 2 rows x 6 columns of 5x5 tiles, 1-pixel gaps
+    assert len(fig.axes[0].texts) == 12
+    fig = plot_filter_responses(W, b, square_image(), ncols=6)
+    assert fig.axes[1].images[0].get_array().shape == (2 * 24 + 2, 6 * 24 + 5 * 2)
 
 
 def test_edge_energies_separate_orientations():

@@ -1,0 +1,385 @@
+"""Looking inside a deep CNN: architecture, errors, depth, FC = conv, boxes (book chapter 8).
+
+Tables and figures for the chapter-8 notebook, computed from a network's own layers:
+
+- :func:`layer_summary`, :func:`format_summary`   every layer's output shape, parameters and multiply-adds
+- :func:`predict_scores`, :func:`misclassified`, :func:`plot_misclassified_grid`   the digits the net gets wrong
+- :func:`confusion_matrix`, :func:`plot_confusion_matrix`, :func:`top_confusions`
+- :func:`receptive_fields`, :func:`depth_tradeoff`, :func:`plot_depth_tradeoff`   why stacks of 3x3 filters
+- :func:`affine_as_convolution`, :func:`convolutionalize`, :class:`LayerStack`   a fully connected layer
+  is a convolution whose kernel is as large as its input
+- :func:`ink_box`, :func:`corners_to_centre`, :func:`centre_to_corners`, :func:`iou`, :func:`plot_boxes`
+  the two usual encodings of a detection box
+
+Shapes follow the book: images (N, C, H, W), scores (N, C), labels (N,).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from common.functions import softmax
+from common.layers import Affine, BatchNormalization, Convolution, Dropout, Pooling
+
+
+# ---------------------------------------------------------------------------------------------
+# 8.1.1 The architecture, computed from the layers
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class LayerRow:
+    """One line of an architecture table."""
+    name: str                       # the network's key, e.g. "Conv1"
+    kind: str                       # "conv 3x3, 16 filters, pad 1", "max pool 2x2", "ReLU", ...
+    output_shape: tuple[int, ...]   # per sample: (C, H, W) or (D,)
+    params: int                     # weights + biases (+ gamma, beta)
+    macs: int                       # multiply-adds per sample (conv and affine layers only)
+
+
+def _describe(layer: Any) -> str:
+    if isinstance(layer, Convolution):
+        fn, _, fh, fw = layer.W.shape
+        return f"conv {fh}x{fw}, {fn} filters, pad {layer.pad}, stride {layer.stride}"
+    if isinstance(layer, Pooling):
+        return f"max pool {layer.pool_h}x{layer.pool_w}, stride {layer.stride}"
+    if isinstance(layer, Affine):
+        return f"affine {layer.W.shape[0]} -> {layer.W.shape[1]}"
+    if isinstance(layer, Dropout):
+        return f"dropout {layer.dropout_ratio:g}"
+    return type(layer).__name__
+
+
+def _forward_test_mode(layer: Any, x: np.ndarray) -> np.ndarray:
+    if isinstance(layer, (Dropout, BatchNormalization)):
+        return layer.forward(x, False)
+    return layer.forward(x)
+
+
+def layer_summary(net: Any, input_shape: tuple[int, ...]) -> list[LayerRow]:
+    """Run one zero image (1, *input_shape) through ``net.layers`` and record each layer.
+
+    Output shapes are *measured* (not worked out by hand), parameters are counted from the
+    arrays the layer holds, and multiply-adds are
+        conv:   FN * OH * OW  *  C * FH * FW   (each output value is a dot product of one patch)
+        affine: D * M.
+    """
+    x = np.zeros((1, *input_shape), dtype=getattr(net, "dtype", np.float64))
+    rows = []
+    for name, layer in net.layers.items():
+        x = _forward_test_mode(layer, x)
+        params = sum(int(getattr(layer, a).size) for a in ("W", "b", "gamma", "beta")
+                     if getattr(layer, a, None) is not None)
+        if isinstance(layer, Convolution):
+            macs = int(np.prod(x.shape[1:])) * int(np.prod(layer.W.shape[1:]))
+        elif isinstance(layer, Affine):
+            macs = int(layer.W.size)
+        else:
+            macs = 0
+        rows.append(LayerRow(name, _describe(layer), tuple(int(s) for s in x.shape[1:]), params, macs))
+    return rows
+
+
+def format_summary(rows: Sequence[LayerRow], input_shape: tuple[int, ...] | None = None) -> str:
+    """The rows as a fixed-width text table, with totals."""
+    lines = [f"{'layer':<10}{'what':<38}{'output shape':>14}{'params':>10}{'mult-adds':>12}"]
+    lines.append("-" * len(lines[0]))
+    if input_shape is not None:
+        lines.append(f"{'input':<10}{'':<38}{str(tuple(input_shape)):>14}{'':>10}{'':>12}")
+    for r in rows:
+        shape = str(r.output_shape)
+        lines.append(f"{r.name:<10}{r.kind:<38}{shape:>14}{r.params:>10,}{r.macs:>12,}")
+    lines.append("-" * len(lines[0]))
+    total_p, total_m = sum(r.params for r in rows), sum(r.macs for r in rows)
+    lines.append(f"{'total':<10}{'':<38}{'':>14}{total_p:>10,}{total_m:>12,}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# 8.1.2 What the network gets wrong
+# ---------------------------------------------------------------------------------------------
+def predict_scores(net: Any, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
+    """Test-mode scores (N, C) for all of x, computed in batches (one pass over the data)."""
+    return np.concatenate([np.asarray(net.predict(x[i:i + batch_size], train_flg=False))
+                           for i in range(0, len(x), batch_size)])
+
+
+def misclassified(probs: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Indices of the wrong predictions, most confident mistakes first.
+
+    probs: (N, C) probabilities (or scores); t: (N,) labels. Returns (K,) indices.
+    """
+    pred = probs.argmax(axis=1)
+    wrong = np.flatnonzero(pred != t)
+    order = np.argsort(-probs[wrong, pred[wrong]], kind="stable")
+    return wrong[order]
+
+
+def plot_misclassified_grid(images: np.ndarray, probs: np.ndarray, t: np.ndarray, indices: np.ndarray,
+                            ncols: int = 10, size: float = 1.05) -> Figure:
+    """A grid of the digits at ``indices``, each titled "true -> predicted" and the confidence.
+
+    images: (N, 1, 28, 28) or (N, 784); probs: (N, C) softmax probabilities; t: (N,) labels.
+    The title is red when the network was sure of its mistake (confidence >= 0.9), else grey-blue.
+    """
+    indices = np.asarray(indices)
+    k = len(indices)
+    ncols = max(1, min(ncols, k))
+    nrows = max(1, int(np.ceil(k / ncols)))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * 1.3 * nrows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, i in zip(axes.ravel(), indices):
+        p = int(probs[i].argmax())
+        conf = float(probs[i, p])
+        ax.imshow(np.asarray(images[i]).reshape(28, 28), cmap="gray_r", vmin=0, vmax=1)
+        ax.set_title(f"{int(t[i])} -> {p}\n{conf:.2f}", fontsize=8,
+                     color="tab:red" if conf >= 0.9 else "tab:blue")
+    fig.suptitle("true -> predicted, confidence", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix(t: np.ndarray, pred: np.ndarray, n_classes: int = 10) -> np.ndarray:
+    """(n_classes, n_classes) counts: row = true class, column = predicted class."""
+    t, pred = np.asarray(t, dtype=np.intp), np.asarray(pred, dtype=np.intp)
+    if t.shape != pred.shape:
+        raise ValueError(f"confusion_matrix: t has shape {t.shape}, pred has shape {pred.shape}")
+    return np.bincount(t * n_classes + pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def top_confusions(cm: np.ndarray, k: int = 5) -> list[tuple[int, int, int]]:
+    """The k largest off-diagonal cells as (true, predicted, count), largest first (ties: by position)."""
+    off = cm.copy()
+    np.fill_diagonal(off, 0)
+    flat = np.argsort(-off, axis=None, kind="stable")[:k]
+    return [(int(i // cm.shape[1]), int(i % cm.shape[1]), int(off.flat[i])) for i in flat if off.flat[i] > 0]
+
+
+def plot_confusion_matrix(cm: np.ndarray, title: str = "confusion matrix (errors only coloured)") -> Figure:
+    """Counts in every cell; colour shows the off-diagonal errors, so the few mistakes stand out."""
+    n = cm.shape[0]
+    off = cm.astype(float)
+    np.fill_diagonal(off, np.nan)
+    fig, ax = plt.subplots(figsize=(5.2, 4.6))
+    im = ax.imshow(off, cmap="Reds", vmin=0, vmax=max(1.0, np.nanmax(off)))
+    for i in range(n):
+        for j in range(n):
+            if cm[i, j] or i == j:
+                ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=7,
+                        color="black" if i != j else "tab:green")
+    ax.set_xticks(range(n))
+    ax.set_yticks(range(n))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=10)
+    fig.colorbar(im, ax=ax, fraction=0.046, label="errors")
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# 8.1.3 Why deeper: receptive field and parameters
+# ---------------------------------------------------------------------------------------------
+def receptive_fields(net: Any) -> list[tuple[str, int]]:
+    """Receptive field (side, in input pixels) after each conv and pooling layer of ``net``.
+
+    r starts at 1; a layer with kernel k adds (k - 1) * jump, where jump is the product of the
+    strides below it (how far apart neighbouring units of this layer look in the input).
+    Padding changes where a window sits, not how large it is.
+    """
+    r, jump, out = 1, 1, []
+    for name, layer in net.layers.items():
+        if isinstance(layer, Convolution):
+            k, s = layer.W.shape[2], layer.stride
+        elif isinstance(layer, Pooling):
+            k, s = layer.pool_h, layer.stride
+        else:
+            continue
+        r += (k - 1) * jump
+        jump *= s
+        out.append((name, r))
+    return out
+
+
+def depth_tradeoff(max_depth: int = 6, channels: int = 64) -> list[dict[str, int]]:
+    """Stacks of n 3x3 convolutions against one big convolution with the same receptive field.
+
+    For n = 1..max_depth, with ``channels`` channels in and out of every layer (biases ignored):
+        receptive field    2n + 1
+        stacked params     n * 9 * C^2              (n layers of 3x3)
+        single params      (2n + 1)^2 * C^2         (one (2n+1)x(2n+1) layer)
+        nonlinearities     n against 1
+    """
+    rows = []
+    for n in range(1, max_depth + 1):
+        rf = 2 * n + 1
+        rows.append({"depth": n, "receptive_field": rf, "stacked_params": n * 9 * channels ** 2,
+                     "single_params": rf * rf * channels ** 2, "nonlinearities": n})
+    return rows
+
+
+def plot_depth_tradeoff(max_depth: int = 6, channels: int = 64, net: Any | None = None) -> Figure:
+    """Left: parameters of a 3x3 stack vs one large filter, per receptive field.
+    Right (if ``net`` is given): how the receptive field of ``net`` grows layer by layer."""
+    rows = depth_tradeoff(max_depth, channels)
+    ncols = 2 if net is not None else 1
+    fig, axes = plt.subplots(1, ncols, figsize=(5 * ncols, 3.6), squeeze=False)
+    ax = axes[0, 0]
+    rf = [r["receptive_field"] for r in rows]
+    ax.plot(rf, [r["stacked_params"] for r in rows], "o-", label="stack of 3x3 convs")
+    ax.plot(rf, [r["single_params"] for r in rows], "s--", label="one large conv")
+    ax.set_xlabel("receptive field (pixels)")
+    ax.set_ylabel(f"parameters ({channels} channels)")
+    ax.set_yscale("log")
+    ax.set_xticks(rf)
+    ax.legend()
+    if net is not None:
+        ax2 = axes[0, 1]
+        fields = receptive_fields(net)
+        ax2.bar(range(len(fields)), [r for _, r in fields],
+                color=["tab:blue" if n.startswith("Conv") else "tab:orange" for n, _ in fields])
+        ax2.axhline(28, color="gray", ls=":", label="image side (28)")
+        ax2.set_xticks(range(len(fields)))
+        ax2.set_xticklabels([n for n, _ in fields], rotation=45, fontsize=8)
+        ax2.set_ylabel("receptive field (pixels)")
+        ax2.legend(loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# 8.4 / 8.5 A fully connected layer is a convolution
+# ---------------------------------------------------------------------------------------------
+def affine_as_convolution(affine: Affine, input_shape: tuple[int, int, int]) -> Convolution:
+    """The Convolution that computes exactly what ``affine`` computes on (N, C, H, W) input.
+
+    Affine flattens each sample to D = C*H*W values and forms x @ W, W: (D, M). Output unit m is
+    the dot product of the whole input with column m — a filter of shape (C, H, W) applied at the
+    one position where it fits. So W.T reshaped to (M, C, H, W) is a bank of M full-size filters,
+    and the convolution's output is (N, M, 1, 1): the affine output with two extra axes of size 1.
+    """
+    C, H, W = input_shape
+    D, M = affine.W.shape
+    if D != C * H * W:
+        raise ValueError(f"affine_as_convolution: W has {D} rows but the input (C, H, W) = {input_shape} "
+                         f"has {C * H * W} values")
+    filters = np.ascontiguousarray(affine.W.T.reshape(M, C, H, W))
+    return Convolution(filters, affine.b.copy(), stride=1, pad=0)
+
+
+class LayerStack:
+    """An ordered dict of layers with a test-mode ``predict`` (what Network.predict does)."""
+
+    def __init__(self, layers: dict[str, Any]) -> None:
+        self.layers = dict(layers)
+
+    def predict(self, x: np.ndarray, train_flg: bool = False) -> np.ndarray:
+        for layer in self.layers.values():
+            x = _forward_test_mode(layer, x)
+        return x
+
+
+def convolutionalize(net: Any, input_shape: tuple[int, int, int]) -> LayerStack:
+    """A copy of ``net``'s layer list with every Affine replaced by its equivalent Convolution.
+
+    The first Affine becomes a conv with a kernel as large as its input feature map, later ones
+    1x1 convs. The result contains no fully connected layer, so it accepts images *larger* than
+    ``input_shape`` and returns a map of scores (N, C, OH, OW): the original network applied at
+    every position of a sliding window, in one pass (the idea behind fully convolutional
+    networks for segmentation and detection).
+    """
+    x = np.zeros((1, *input_shape), dtype=getattr(net, "dtype", np.float64))
+    layers = {}
+    for name, layer in net.layers.items():
+        if isinstance(layer, Affine):
+            if x.ndim == 2:
+                x = x.reshape(*x.shape, 1, 1)
+            layer = affine_as_convolution(layer, x.shape[1:])
+        layers[name] = layer
+        x = _forward_test_mode(layer, x)
+    return LayerStack(layers)
+
+
+# ---------------------------------------------------------------------------------------------
+# 8.4.1 Object detection: two ways to write a box
+# ---------------------------------------------------------------------------------------------
+def ink_box(image: np.ndarray, threshold: float = 0.1) -> np.ndarray:
+    """Bounding box (x1, y1, x2, y2) of the pixels brighter than ``threshold`` in a (H, W) image.
+
+    Pixel units, x to the right and y downwards, x2/y2 exclusive (a 1-pixel box has x2 = x1 + 1).
+    """
+    ys, xs = np.nonzero(np.asarray(image) > threshold)
+    if ys.size == 0:
+        raise ValueError("ink_box: no pixel above the threshold")
+    return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], dtype=float)
+
+
+def corners_to_centre(boxes: np.ndarray) -> np.ndarray:
+    """(..., 4) boxes (x1, y1, x2, y2) -> (cx, cy, w, h)."""
+    b = np.asarray(boxes, dtype=float)
+    x1, y1, x2, y2 = np.moveaxis(b, -1, 0)
+    return np.stack([(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1], axis=-1)
+
+
+def centre_to_corners(boxes: np.ndarray) -> np.ndarray:
+    """(..., 4) boxes (cx, cy, w, h) -> (x1, y1, x2, y2)."""
+    b = np.asarray(boxes, dtype=float)
+    cx, cy, w, h = np.moveaxis(b, -1, 0)
+    return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=-1)
+
+
+def decode_centre_log_size(raw: np.ndarray) -> np.ndarray:
+    """(..., 4) raw network outputs (cx, cy, log w, log h) -> corners; always a valid box (w, h > 0)."""
+    raw = np.asarray(raw, dtype=float)
+    return centre_to_corners(np.concatenate([raw[..., :2], np.exp(raw[..., 2:])], axis=-1))
+
+
+def valid_box(boxes: np.ndarray) -> np.ndarray:
+    """(..., 4) corner boxes -> (...,) True where x2 > x1 and y2 > y1."""
+    b = np.asarray(boxes, dtype=float)
+    return (b[..., 2] > b[..., 0]) & (b[..., 3] > b[..., 1])
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection over union of corner boxes a and b, (..., 4) each (broadcast) -> (...,)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    w = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
+    h = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
+    inter = w * h
+    area = lambda c: (c[..., 2] - c[..., 0]) * (c[..., 3] - c[..., 1])   # noqa: E731
+    return inter / (area(a) + area(b) - inter)
+
+
+def place_digits(images: np.ndarray, positions: Sequence[tuple[int, int]], size: tuple[int, int] = (64, 96)
+                 ) -> np.ndarray:
+    """Paste 28x28 digits into an empty (H, W) canvas with their top-left corners at (y, x) positions."""
+    canvas = np.zeros(size, dtype=float)
+    for img, (y, x) in zip(images, positions):
+        patch = np.asarray(img, dtype=float).reshape(28, 28)
+        canvas[y:y + 28, x:x + 28] = np.maximum(canvas[y:y + 28, x:x + 28], patch)
+    return canvas
+
+
+def plot_boxes(canvas: np.ndarray, boxes: np.ndarray, labels: Sequence[str], ax: Any = None) -> Figure:
+    """Draw corner boxes (K, 4) with a label each on a grey-scale canvas."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5, 3.6))
+    else:
+        fig = ax.figure
+    ax.imshow(canvas, cmap="gray_r", vmin=0, vmax=1)
+    for (x1, y1, x2, y2), text in zip(np.asarray(boxes, dtype=float), labels):
+        # pixel i covers [i - 0.5, i + 0.5] in imshow coordinates
+        ax.add_patch(Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1, y2 - y1, fill=False, lw=1.5, color="tab:red"))
+        ax.text(x1 - 0.5, y1 - 1.5, text, color="tab:red", fontsize=8)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return fig
+
+
+def softmax_probs(scores: np.ndarray) -> np.ndarray:
+    """Softmax in float64 of (N, C) scores (so float16/32 scores give comparable probabilities)."""
+    return softmax(np.asarray(scores, dtype=np.float64))

@@ -7,7 +7,7 @@
 - :func:`label_noise_experiment`    labels that are coin flips cap any classifier at 50 %
 - :func:`cast_state`, :func:`layer_output_dtypes`   inference computed in float16 (8.3.4)
 - :func:`throughput`, :func:`layer_times`           where inference time goes (8.3.1)
-- :func:`data_parallel_gradient`    the arithmetic behind data-parallel training (8.3.3)
+- :func:`data_parallel_gradient`, :func:`federated_average`   data-parallel and federated training (8.3.3)
 - :func:`toy_gan_1d`                a generative adversarial network in one dimension (8.5.2)
 - :func:`gpu_status`, :func:`gpu_inference_benchmark`   the optional CuPy backend (8.3.2)
 """
@@ -355,6 +355,35 @@ def data_parallel_gradient(net: Any, x: np.ndarray, t: np.ndarray, n_workers: in
     return {k: sum(g[k] for g in shards) / n_workers for k in shards[0]}
 
 
+def federated_average(net: Any, shards: Sequence[tuple[np.ndarray, np.ndarray]], lr: float,
+                      local_steps: int) -> dict[str, np.ndarray]:
+    """One round of federated averaging (FedAvg) with plain SGD, leaving ``net`` unchanged.
+
+    Every client starts from the current parameters, takes ``local_steps`` SGD steps on its own
+    shard (x, t) — its data never leaves it — and sends back only its parameters; the server averages
+    them (weighted by shard size). With one local step this is exactly one data-parallel SGD step;
+    with more local steps the clients drift apart and the average is something else.
+    Returns the averaged parameters (same keys as ``net.params``).
+    """
+    start = {k: v.copy() for k, v in net.params.items()}
+    total = sum(len(x) for x, _ in shards)
+    average = {k: np.zeros_like(v) for k, v in start.items()}
+    try:
+        for x, t in shards:
+            for k in start:
+                net.params[k][...] = start[k]                  # in place: the layers share these arrays
+            for _ in range(local_steps):
+                grads = net.gradient(x, t)
+                for k in net.params:
+                    net.params[k] -= lr * grads[k]
+            for k in average:
+                average[k] += net.params[k] * (len(x) / total)
+    finally:
+        for k in start:
+            net.params[k][...] = start[k]
+    return average
+
+
 # ---------------------------------------------------------------------------------------------
 # 8.5.2 Generating data: a GAN in one dimension
 # ---------------------------------------------------------------------------------------------
@@ -469,4 +498,4 @@ def gpu_inference_benchmark(weights_path: str | os.PathLike, n_images: int = 100
 __all__ = ["SkipMLP", "gradient_norm_profile", "plot_gradient_norms", "small_convnet", "augmentation_experiment",
            "plot_augmentation_results", "noisy_label_data", "label_noise_experiment", "cast_state",
            "layer_output_dtypes", "throughput", "plot_throughput", "layer_times", "conv_share", "plot_layer_times",
-           "data_parallel_gradient", "toy_gan_1d", "plot_toy_gan", "gpu_status", "gpu_inference_benchmark"]
+           "data_parallel_gradient", "federated_average", "toy_gan_1d", "plot_toy_gan", "gpu_status", "gpu_inference_benchmark"]

@@ -6,6 +6,7 @@ Tables and figures for the chapter-8 notebook, computed from a network's own lay
 - :func:`predict_scores`, :func:`misclassified`, :func:`plot_misclassified_grid`   the digits the net gets wrong
 - :func:`confusion_matrix`, :func:`plot_confusion_matrix`, :func:`top_confusions`
 - :func:`receptive_fields`, :func:`depth_tradeoff`, :func:`plot_depth_tradeoff`   why stacks of 3x3 filters
+- :func:`cnn_param_count`   parameters of a VGG-style configuration (VGG-16: 138 million)
 - :func:`affine_as_convolution`, :func:`convolutionalize`, :class:`LayerStack`   a fully connected layer
   is a convolution whose kernel is as large as its input
 - :func:`ink_box`, :func:`corners_to_centre`, :func:`centre_to_corners`, :func:`iou`, :func:`plot_boxes`
@@ -249,6 +250,33 @@ def plot_depth_tradeoff(max_depth: int = 6, channels: int = 64, net: Any | None 
         ax2.legend(loc="upper left")
     fig.tight_layout()
     return fig
+
+
+def cnn_param_count(config: Sequence[int | str], in_channels: int = 3, image_size: int = 224,
+                    fc_sizes: Sequence[int] = (4096, 4096, 1000), kernel: int = 3) -> dict[str, int]:
+    """Parameters of a VGG-style network written as a list: an int is a ``kernel`` x ``kernel`` conv
+    (pad 1, so the size is kept) with that many filters, "M" a 2x2 max pool (halves the size); then
+    fully connected layers of ``fc_sizes``. Weights and biases are counted.
+
+    Returns {"conv": ..., "fc": ..., "total": ..., "final_side": ...}. VGG-16 (the D configuration)
+    gives 138,357,544 parameters.
+    """
+    c, side, conv = in_channels, image_size, 0
+    for item in config:
+        if item == "M":
+            side //= 2
+        else:
+            conv += int(item) * c * kernel * kernel + int(item)
+            c = int(item)
+    fc, d = 0, c * side * side
+    for m in fc_sizes:
+        fc += d * m + m
+        d = m
+    return {"conv": conv, "fc": fc, "total": conv + fc, "final_side": side}
+
+
+#: VGG-16's convolutional part (Simonyan and Zisserman's configuration D).
+VGG16_CONFIG = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
 
 
 # ---------------------------------------------------------------------------------------------

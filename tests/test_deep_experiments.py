@@ -6,7 +6,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from common.deep_experiments import (SkipMLP, augmentation_experiment, cast_state, conv_share,  # noqa: E402
-                                     data_parallel_gradient, gpu_status, gradient_norm_profile, label_noise_experiment,
+                                     data_parallel_gradient, federated_average, gpu_status, gradient_norm_profile, label_noise_experiment,
                                      layer_output_dtypes, layer_times, noisy_label_data, plot_augmentation_results,
                                      plot_gradient_norms, plot_layer_times, plot_throughput, plot_toy_gan,
                                      throughput, toy_gan_1d)
@@ -131,6 +131,22 @@ def test_data_parallel_gradient_equals_full_batch_gradient():
             np.testing.assert_allclose(par[k], full[k], rtol=1e-10, atol=1e-14)
     with pytest.raises(ValueError):
         data_parallel_gradient(net, x, t, 5)
+
+
+def test_federated_average_one_local_step_is_one_sgd_step():
+    net = MultiLayerNet(6, [5], 3, seed=0)
+    rng = np.random.default_rng(0)
+    x, t = rng.standard_normal((12, 6)), rng.integers(0, 3, 12)
+    before = {k: v.copy() for k, v in net.params.items()}
+    shards = list(zip(np.split(x, 3), np.split(t, 3)))
+    avg1 = federated_average(net, shards, lr=0.1, local_steps=1)
+    for k in before:                                                      # net itself is untouched
+        np.testing.assert_array_equal(net.params[k], before[k])
+    full = net.gradient(x, t)
+    for k in before:
+        np.testing.assert_allclose(avg1[k], before[k] - 0.1 * full[k], rtol=1e-10, atol=1e-14)
+    avg5 = federated_average(net, shards, lr=0.1, local_steps=5)
+    assert any(not np.allclose(avg5[k], avg1[k]) for k in avg1)
 
 
 # ---- GAN -----------------------------------------------------------------------------------

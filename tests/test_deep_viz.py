@@ -5,7 +5,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from common.deep_viz import (LayerStack, affine_as_convolution, centre_to_corners, confusion_matrix,  # noqa: E402
+from common.deep_viz import (VGG16_CONFIG, LayerStack, cnn_param_count, affine_as_convolution, centre_to_corners, confusion_matrix,  # noqa: E402
                              convolutionalize, corners_to_centre, decode_centre_log_size, depth_tradeoff,
                              format_summary, ink_box, iou, layer_summary, misclassified, place_digits, plot_boxes,
                              plot_confusion_matrix, plot_depth_tradeoff, plot_misclassified_grid, predict_scores,
@@ -119,6 +119,15 @@ def test_depth_tradeoff_numbers():
     assert [(r["receptive_field"], r["stacked_params"], r["single_params"]) for r in rows] == \
         [(3, 9, 9), (5, 18, 25), (7, 27, 49)]
     assert len(plot_depth_tradeoff(4, 8, net=DeepConvNet(seed=0)).axes) == 2
+
+
+def test_cnn_param_count_vgg16_and_deep_convnet():
+    vgg = cnn_param_count(VGG16_CONFIG)
+    assert vgg["total"] == 138_357_544 and vgg["final_side"] == 7
+    # a DeepConvNet-like stack without its pad-2 layer: 28 -> 14 -> 7 -> 3
+    small = cnn_param_count((16, 16, "M", 32, 32, "M", 64, 64, "M"), in_channels=1, image_size=28, fc_sizes=(50, 10))
+    assert small["conv"] == 160 + 2320 + 4640 + 9248 + 18496 + 36928
+    assert small["fc"] == 64 * 3 * 3 * 50 + 50 + 510
 
 
 # ---- FC = conv ---------------------------------------------------------------------------------

@@ -127,7 +127,7 @@ ACTIVATION_FUNCTIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "sigmoid": sigmoid, "tanh": np.tanh, "relu": relu,
 }
 #: Histogram ranges per activation (the values an activation can take that matter).
-HIST_RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "relu": (0.0, 2.0)}
+HIST_RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "relu": (0.0, 3.0)}
 
 
 def std_label(weight_init_std: float | str) -> str:
@@ -159,9 +159,18 @@ def hidden_activations(activation: str, weight_init_std: float | str, n_layers: 
 
 
 def _histogram_row(axes: Sequence[Axes], acts: np.ndarray, activation: str, row_label: str | None) -> None:
+    """One histogram per layer on a fixed range; ReLU's exact zeros (the switched-off half) are left out
+    so that the shape of the rest stays visible, and values beyond the range are counted in a note."""
     lo, hi = HIST_RANGES[activation]
     for i, ax in enumerate(axes):
-        ax.hist(acts[i].ravel(), bins=30, range=(lo, hi), color="tab:blue")
+        vals = acts[i].ravel()
+        if activation == "relu":
+            vals = vals[vals > 0]
+        ax.hist(vals, bins=30, range=(lo, hi), color="tab:blue")
+        off = float(np.mean((vals < lo) | (vals > hi))) if vals.size else 0.0
+        if off > 0.05:
+            ax.text(0.97, 0.93, f"{off:.0%} > {hi:g}", transform=ax.transAxes, ha="right", va="top", fontsize=7,
+                    color="tab:red")
         ax.set_yticks([])
         ax.tick_params(labelsize=7)
         if row_label is None or i == 0:
@@ -176,7 +185,8 @@ def plot_activation_histograms(activation: str, stds: Sequence[float | str] = (1
     fig, axes = plt.subplots(len(stds), n_layers, figsize=(1.9 * n_layers, 1.35 * len(stds)), squeeze=False)
     for row, std in zip(axes, stds):
         _histogram_row(row, hidden_activations(activation, std, n_layers, seed=seed), activation, std_label(std))
-    fig.suptitle(f"{activation} activations, 5 layers of 100 units", fontsize=10)
+    zeros = " (ReLU's zeros left out)" if activation == "relu" else ""
+    fig.suptitle(f"{activation} activations, {n_layers} layers of 100 units{zeros}", fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -219,7 +219,8 @@ def convolution_playground(images: np.ndarray, index: int = 0, kernel: str = "ve
     lim = max(np.abs(k).max(), 1e-12)
     axes[1].imshow(k, cmap="RdBu_r", vmin=-lim, vmax=lim)
     for (r, c), v in np.ndenumerate(k):
-        axes[1].text(c, r, f"{v:.2g}", ha="center", va="center", fontsize=8)
+        axes[1].text(c, r, f"{v:.2g}", ha="center", va="center", fontsize=8,
+                     color="w" if abs(v) > 0.6 * lim else "k")
     axes[1].set_title(f"kernel {FH}x{FW}", fontsize=9)
     vmax = max(np.abs(out).max(), 1e-12)
     axes[2].imshow(out, cmap="RdBu_r", vmin=-vmax, vmax=vmax)

@@ -152,7 +152,7 @@ def plot_gradient_norms(x: np.ndarray, t: np.ndarray, depth: int = 30, activatio
                         seed: int = 0) -> Figure:
     """Log-scale plot of each block's gradient norm, plain vs residual; prints a one-line status.
 
-    Status: the ratio bottom-block / top-block gradient norm for each net (1 = no shrinking).
+    Status: the ratio smallest / largest block gradient norm for each net (1 = all blocks alike).
     """
     prof = gradient_norm_profile(x, t, depth, width, activation, weight_init, branch_scale, seed)
     fig, ax = plt.subplots(figsize=(6, 3.6))
@@ -164,8 +164,8 @@ def plot_gradient_norms(x: np.ndarray, t: np.ndarray, depth: int = 30, activatio
     ax.set_title(f"{depth} blocks, {activation}, {weight_init} init", fontsize=10)
     ax.legend()
     fig.tight_layout()
-    ratio = {k: v[0] / v[-1] for k, v in prof.items()}
-    print(f"bottom/top gradient: plain {ratio['plain']:.2g}, residual {ratio['residual']:.2g}")
+    ratio = {k: v.min() / v.max() for k, v in prof.items()}
+    print(f"smallest/largest block gradient: plain {ratio['plain']:.2g}, residual {ratio['residual']:.2g}")
     return fig
 
 

@@ -167,11 +167,12 @@ def plot_confusion_matrix(cm: np.ndarray, title: str = "confusion matrix (errors
     np.fill_diagonal(off, np.nan)
     fig, ax = plt.subplots(figsize=(5.2, 4.6))
     im = ax.imshow(off, cmap="Reds", vmin=0, vmax=max(1.0, np.nanmax(off)))
+    dark = 0.6 * max(1.0, np.nanmax(off))
     for i in range(n):
         for j in range(n):
             if cm[i, j] or i == j:
-                ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=7,
-                        color="black" if i != j else "tab:green")
+                color = "tab:green" if i == j else ("white" if cm[i, j] > dark else "black")
+                ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=7, color=color)
     ax.set_xticks(range(n))
     ax.set_yticks(range(n))
     ax.set_xlabel("predicted")

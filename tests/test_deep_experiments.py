@@ -53,7 +53,7 @@ def test_gradient_vanishes_in_plain_sigmoid_net_but_not_with_skips():
     prof = gradient_norm_profile(x, t, depth=20, width=32)
     assert prof["plain"].shape == prof["residual"].shape == (20,)
     assert prof["plain"][0] / prof["plain"][-1] < 1e-6                    # exponential decay towards the input
-    assert prof["residual"][0] / prof["residual"][-1] > 0.1
+    assert prof["residual"].min() / prof["residual"].max() > 0.01         # every block gets a usable gradient
     fig = plot_gradient_norms(x, t, depth=10, width=16)
     assert len(fig.axes[0].lines) == 2
 

@@ -24,6 +24,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from common.backend import to_device, to_host
 from common.functions import softmax
 from common.layers import Affine, BatchNormalization, Convolution, Dropout, Pooling
 
@@ -68,7 +69,7 @@ def layer_summary(net: Any, input_shape: tuple[int, ...]) -> list[LayerRow]:
         conv:   FN * OH * OW  *  C * FH * FW   (each output value is a dot product of one patch)
         affine: D * M.
     """
-    x = np.zeros((1, *input_shape), dtype=getattr(net, "dtype", np.float64))
+    x = to_device(np.zeros((1, *input_shape), dtype=getattr(net, "dtype", np.float64)))
     rows = []
     for name, layer in net.layers.items():
         x = _forward_test_mode(layer, x)
@@ -104,7 +105,7 @@ def format_summary(rows: Sequence[LayerRow], input_shape: tuple[int, ...] | None
 # ---------------------------------------------------------------------------------------------
 def predict_scores(net: Any, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
     """Test-mode scores (N, C) for all of x, computed in batches (one pass over the data)."""
-    return np.concatenate([np.asarray(net.predict(x[i:i + batch_size], train_flg=False))
+    return np.concatenate([to_host(net.predict(x[i:i + batch_size], train_flg=False))
                            for i in range(0, len(x), batch_size)])
 
 
@@ -296,7 +297,7 @@ def affine_as_convolution(affine: Affine, input_shape: tuple[int, int, int]) -> 
     if D != C * H * W:
         raise ValueError(f"affine_as_convolution: W has {D} rows but the input (C, H, W) = {input_shape} "
                          f"has {C * H * W} values")
-    filters = np.ascontiguousarray(affine.W.T.reshape(M, C, H, W))
+    filters = affine.W.T.reshape(M, C, H, W).copy()                  # a new, contiguous array
     return Convolution(filters, affine.b.copy(), stride=1, pad=0)
 
 
@@ -321,7 +322,7 @@ def convolutionalize(net: Any, input_shape: tuple[int, int, int]) -> LayerStack:
     every position of a sliding window, in one pass (the idea behind fully convolutional
     networks for segmentation and detection).
     """
-    x = np.zeros((1, *input_shape), dtype=getattr(net, "dtype", np.float64))
+    x = to_device(np.zeros((1, *input_shape), dtype=getattr(net, "dtype", np.float64)))
     layers = {}
     for name, layer in net.layers.items():
         if isinstance(layer, Affine):

@@ -1,6 +1,7 @@
 # dlfs-lab — every target creates what it needs (.venv, packages, MNIST) on first use and reuses it afterwards.
 #   make lab       start JupyterLab on notebooks/
-#   make test      unit tests + every notebook under nbval (quick mode), the CI command
+#   make test      unit tests + every notebook under nbval (quick mode), then make test-ui; the CI command
+#   make test-ui   browser tests: JupyterLab in the system Chromium (Playwright), sliders, make lab itself
 #   make data      fetch and verify MNIST into the local cache
 #   make execute   re-run every notebook in place with full budgets (refreshes the committed outputs)
 #   make bench     time common vs PyTorch CPU vs the textbook baseline (writes benchmarks/results.json)
@@ -16,7 +17,7 @@ JOBS   ?= 2
 TEST_ENV := DLFS_QUICK=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 NOTEBOOKS := $(sort $(wildcard notebooks/ch*.ipynb))
 
-.PHONY: lab test test-unit test-notebooks data execute weights bench clean venv
+.PHONY: lab test test-unit test-notebooks test-ui data execute weights bench clean venv
 
 venv: $(STAMP)
 
@@ -37,9 +38,14 @@ lab: data
 	$(PY) -m jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks $(LAB_FLAGS)
 
 test: data
-	$(TEST_ENV) $(PY) -m pytest -n $(JOBS) --dist loadscope \
+	$(TEST_ENV) $(PY) -m pytest -n $(JOBS) --dist loadscope -m "not ui" \
 	    --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg \
 	    tests $(NOTEBOOKS)
+	$(MAKE) --no-print-directory test-ui
+
+# One process: the browser tests share one JupyterLab server and one Chromium (they skip without Chromium).
+test-ui: data
+	$(TEST_ENV) $(PY) -m pytest -m ui tests/ui
 
 test-unit: data
 	$(TEST_ENV) $(PY) -m pytest -n $(JOBS) tests
@@ -48,11 +54,12 @@ test-notebooks: data
 	$(TEST_ENV) $(PY) -m pytest -n $(JOBS) --dist loadscope \
 	    --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg $(NOTEBOOKS)
 
-# Full budgets (DLFS_QUICK unset): this is what the committed outputs show.
+# Full budgets (DLFS_QUICK unset): this is what the committed outputs show. One BLAS thread, as in the
+# tests, so the printed timings are stable on a busy 2-core machine.
 execute: data
 	cd notebooks && for nb in $(notdir $(NOTEBOOKS)); do \
 	    echo "== $$nb"; \
-	    env -u DLFS_QUICK ../$(PY) -m jupyter nbconvert --to notebook --execute --inplace \
+	    env -u DLFS_QUICK OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 ../$(PY) -m jupyter nbconvert --to notebook --execute --inplace \
 	        --ExecutePreprocessor.timeout=1800 "$$nb" || exit 1; \
 	done
 

@@ -138,7 +138,8 @@ class SliderCase:
     panel: tuple[str, ...]       # control labels that identify the slider_panel
     slider: str                  # the slider to move ...
     key: str                     # ... with ArrowLeft / ArrowRight ...
-    presses: int                 # ... this many times; its readout must move by presses x step
+    presses: int                 # ... this many times (the other way if the start leaves no room);
+                                 # its readout must move by presses x step
     step: float
     status: str                  # regex the status line must match afterwards; {value} = the new readout
 
@@ -175,9 +176,12 @@ def test_later_chapter_slider_rerenders(lab, name):
         panel = tab.slider_panel(case.panel)
         assert panel.count() == 1, f"expected one slider panel with {case.panel} in {name}, found {panel.count()}"
         handle, value = tab.slider(panel, case.slider)
-        key, presses = case.key, case.presses
+        presses, sign = case.presses, (1 if case.key == "ArrowRight" else -1)
+        lo, hi = (float(handle.get_attribute(a)) for a in ("aria-valuemin", "aria-valuemax"))
         start = float(tab.readout(value))
-        target = start + (presses if key == "ArrowRight" else -presses) * case.step
+        if not lo <= start + sign * presses * case.step <= hi:    # no room that way from this start
+            sign = -sign
+        key, target = ("ArrowRight" if sign > 0 else "ArrowLeft"), start + sign * presses * case.step
         shown_value = f"{target:g}"
         status = case.status.replace("{value}", re.escape(shown_value))
     shown = tab.rendered(panel)

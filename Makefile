@@ -48,7 +48,7 @@ test-ui: data
 	$(TEST_ENV) $(PY) -m pytest -m ui tests/ui
 
 test-unit: data
-	$(TEST_ENV) $(PY) -m pytest -n $(JOBS) tests
+	$(TEST_ENV) $(PY) -m pytest -n $(JOBS) -m "not ui" tests
 
 test-notebooks: data
 	$(TEST_ENV) $(PY) -m pytest -n $(JOBS) --dist loadscope \

@@ -16,6 +16,7 @@ of the same function just above it is the one whose output is compared.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
 import matplotlib.pyplot as plt
@@ -30,6 +31,7 @@ def slider_panel(func: Callable[..., Any], continuous_update: bool = True, **con
     """
     import ipywidgets as widgets
 
+    @functools.wraps(func)          # ipywidgets reads func's signature: sliders start at its defaults
     def update(**kwargs: Any) -> None:
         result = func(**kwargs)
         if result is not None and not hasattr(result, "savefig"):

@@ -57,3 +57,12 @@ def test_slider_panel_calls_the_plain_function():
     sliders[0].value = 1.5
     assert calls[-1] == (1.5, sliders[1].value)
     assert log_slider("lr", 0.01, -4, 0).value == pytest.approx(0.01)
+
+
+def test_slider_panel_starts_at_the_function_defaults():
+    def g(x0=-3.0, steps=20):
+        return f"x0={x0}, steps={steps}"
+
+    panel = slider_panel(g, x0=(-5.0, 5.0, 0.5), steps=(1, 100, 1))
+    values = {c.description: c.value for c in panel.children if hasattr(c, "description") and c.description}
+    assert values == {"x0": -3.0, "steps": 20}

@@ -136,11 +136,14 @@ class Affine:
         self.x = x2
         return x2 @ self.W + self.b          # (N, M) + (M,): b broadcasts over the N rows
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
+    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+        """need_dx=False skips dx (a first layer's input gradient is never used) and returns None."""
         _check_dout("Affine", dout, (self.x.shape[0], self.W.shape[1]))
-        dx = dout @ self.W.T
         self.dW = self.x.T @ dout
         self.db = dout.sum(axis=0)
+        if not need_dx:
+            return None
+        dx = dout @ self.W.T
         return dx.reshape(self.original_x_shape)
 
 
@@ -351,7 +354,8 @@ class Convolution:
         self.x_shape, self.cols = x.shape, cols
         return out.reshape(FN, N, out_h, out_w).transpose(1, 0, 2, 3)
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
+    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+        """need_dx=False skips dx (a first layer's input gradient is never used) and returns None."""
         FN, C, FH, FW = self.W.shape
         N, _, H, W = self.x_shape
         out_h = conv_output_size(H, FH, self.stride, self.pad)
@@ -359,7 +363,11 @@ class Convolution:
         _check_dout("Convolution", dout, (N, FN, out_h, out_w))
         D = dout.transpose(1, 0, 2, 3).reshape(FN, -1)          # (FN, N*OH*OW)
         self.db = D.sum(axis=1)                                   # sum over the batch AND the positions
-        self.dW = (D @ self.cols.T).reshape(FN, C, FH, FW)
+        # dW = D @ U^T, computed as (U @ D^T)^T: the same numbers, and BLAS streams the long
+        # N*OH*OW axis better this way round
+        self.dW = (self.cols @ D.T).T.reshape(FN, C, FH, FW)
+        if not need_dx:
+            return None
         if self.stride == 1 and self.pad <= min(FH, FW) - 1 and FN <= C:
             # cheaper when the filters do not outnumber the channels (its matrix has FN*FH*FW rows)
             return self._input_gradient_as_convolution(dout)

@@ -21,6 +21,7 @@ float input to it. Integer input is refused with a ``TypeError``: images must be
 """
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from pathlib import Path
@@ -149,8 +150,15 @@ class Network:
         """Backpropagation: one forward (training mode) and one backward pass."""
         self.loss(x, t, train_flg=True)
         dout = self.last_layer.backward(1.0)
-        for layer in reversed(list(self.layers.values())):
+        first, *rest = list(self.layers.values())
+        for layer in reversed(rest):
             dout = layer.backward(dout)
+        # Nobody uses the gradient w.r.t. the input images, so the first layer may skip it (as
+        # frameworks do); a layer written without that option (a reader's own) computes it anyway.
+        if "need_dx" in inspect.signature(first.backward).parameters:
+            first.backward(dout, need_dx=False)
+        else:
+            first.backward(dout)
         grads = {}
         for key in self.params:
             layer, attr = self._grad_source[key]

@@ -261,3 +261,18 @@ def test_pooling_fast_path_equals_im2col_path_with_ties(dtype):
     np.testing.assert_array_equal(fast.forward(x), slow.forward(x))
     dout = rng.standard_normal((3, 4, 4, 3)).astype(dtype)
     np.testing.assert_array_equal(fast.backward(dout), slow.backward(dout))
+
+
+def test_first_layer_can_skip_its_input_gradient():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 6, 6))
+    for make, d_shape in ((lambda: Convolution(rng.standard_normal((4, 3, 3, 3)), np.zeros(4), pad=1), (2, 4, 6, 6)),
+                          (lambda: Affine(rng.standard_normal((108, 5)), np.zeros(5)), (2, 5))):
+        a = make()
+        b = type(a)(a.W.copy(), a.b.copy(), **({"pad": 1} if isinstance(a, Convolution) else {}))
+        dout = rng.standard_normal(d_shape)
+        a.forward(x), b.forward(x)
+        assert a.backward(dout, need_dx=False) is None
+        assert b.backward(dout).shape == x.shape
+        np.testing.assert_array_equal(a.dW, b.dW)
+        np.testing.assert_array_equal(a.db, b.db)

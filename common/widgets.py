@@ -16,7 +16,7 @@ of the same function just above it is the one whose output is compared.
 """
 from __future__ import annotations
 
-import functools
+import inspect
 from typing import Any, Callable
 
 import matplotlib.pyplot as plt
@@ -31,13 +31,18 @@ def slider_panel(func: Callable[..., Any], continuous_update: bool = True, **con
     """
     import ipywidgets as widgets
 
-    @functools.wraps(func)          # ipywidgets reads func's signature: sliders start at its defaults
     def update(**kwargs: Any) -> None:
         result = func(**kwargs)
         if result is not None and not hasattr(result, "savefig"):
             print(result)
         plt.show()
 
+    # ipywidgets reads the callback's signature: expose exactly the controlled parameters, with the
+    # function's own defaults, so each slider starts where the plain call of the function does.
+    defaults = {name: p.default for name, p in inspect.signature(func).parameters.items()}
+    update.__signature__ = inspect.Signature([
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=defaults.get(name, inspect.Parameter.empty))
+        for name in controls])
     panel = widgets.interactive(update, **controls)
     if not continuous_update:
         for child in panel.children:

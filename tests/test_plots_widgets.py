@@ -66,3 +66,8 @@ def test_slider_panel_starts_at_the_function_defaults():
     panel = slider_panel(g, x0=(-5.0, 5.0, 0.5), steps=(1, 100, 1))
     values = {c.description: c.value for c in panel.children if hasattr(c, "description") and c.description}
     assert values == {"x0": -3.0, "steps": 20}
+    # other parameters (fixed with functools.partial, array defaults, ...) never become controls
+    import functools
+    h = functools.partial(lambda index=0, images=None: f"{index} of {len(images)}", images=np.zeros((5, 2)))
+    panel = slider_panel(h, index=(0, 4, 1))
+    assert [c.description for c in panel.children if hasattr(c, "description") and c.description] == ["index"]

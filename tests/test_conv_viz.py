@@ -13,11 +13,6 @@ from common.conv_viz import (CUSTOM, KERNELS, conv2d, convolution_playground, co
 from common.networks import SimpleConvNet  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
-
 
 def _digits(k: int = 3) -> np.ndarray:
     """Synthetic 'digits': a bar and a ring, (k, 1, 28, 28), so the tests need no MNIST."""

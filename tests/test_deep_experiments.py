@@ -14,11 +14,6 @@ from common.gradient import numerical_gradient  # noqa: E402
 from common.networks import DeepConvNet, MultiLayerNet  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
-
 
 # ---- skip connections ----------------------------------------------------------------------
 @pytest.mark.parametrize("skip", [False, True])

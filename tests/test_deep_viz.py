@@ -14,11 +14,6 @@ from common.layers import Affine, Convolution  # noqa: E402
 from common.networks import DeepConvNet, SimpleConvNet  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
-
 
 @pytest.fixture(scope="module")
 def deep():

@@ -10,11 +10,6 @@ from common.networks import MultiLayerNetExtend  # noqa: E402
 from common.optimizers import make_optimizer  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
-
 
 @pytest.fixture(scope="module")
 def toy():

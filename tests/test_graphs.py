@@ -8,11 +8,6 @@ from common.graphs import (Edge, Node, apple_example, apple_orange_example, draw
                            plot_apple_graph, plot_apple_orange_graph, plot_chain_rule_graph)
 
 
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
-
 
 def test_apple_example_book_numbers():
     v = apple_example(100, 2, 1.1)

@@ -15,11 +15,6 @@ from common.inference import (EXAMPLE_LOGITS, MLP_SIZES, WEIGHTS_PATH, accuracy_
                               sigmoid_step_gap, softmax_with_temperature)
 
 
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
-
 
 @pytest.fixture(scope="module")
 def toy():

@@ -11,11 +11,6 @@ from common.learning_viz import (DIFF_FUNCTIONS, difference_errors, function_2, 
                                  toy_threshold_data, train_single_image)
 
 
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
-
 
 def test_accuracy_is_a_staircase_and_loss_is_smooth():
     x, t = toy_threshold_data(24, seed=0)

@@ -9,11 +9,6 @@ from common.optimizer_viz import (BOOK_LRS, BOOK_START, f, grad_f, optimizer_exp
                                   optimizer_path, plot_gradient_field, plot_optimizer_paths)
 
 
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
-
 
 def test_gradient_matches_central_differences():
     x, y, h = 3.0, -1.5, 1e-5

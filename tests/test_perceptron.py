@@ -11,11 +11,6 @@ from common.perceptron import (AND, GATE_PARAMS, INPUTS, NAND, OR, TRUTH_TABLES,
                                plot_xor_regions, ripple_carry_add, to_bits, truth_table)
 
 
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
-
 
 @pytest.mark.parametrize("gate", [AND, NAND, OR, XOR])
 def test_gates_match_their_truth_tables(gate):

@@ -9,11 +9,6 @@ from common.plots import plot_accuracy_curves, plot_loss_curve, plot_probabiliti
 from common.widgets import log_slider, slider_panel  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
-
 
 def test_plot_loss_curve_raw_and_smoothed():
     fig = plot_loss_curve(np.linspace(2, 0.1, 100))

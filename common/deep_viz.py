@@ -24,6 +24,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from common.plots import axes_for
 from common.backend import to_device, to_host
 from common.functions import softmax
 from common.layers import Affine, BatchNormalization, Convolution, Dropout, Pooling
@@ -396,10 +397,7 @@ def place_digits(images: np.ndarray, positions: Sequence[tuple[int, int]], size:
 
 def plot_boxes(canvas: np.ndarray, boxes: np.ndarray, labels: Sequence[str], ax: Any = None) -> Figure:
     """Draw corner boxes (K, 4) with a label each on a grey-scale canvas."""
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(5, 3.6))
-    else:
-        fig = ax.figure
+    fig, ax = axes_for(ax, figsize=(5, 3.6))
     ax.imshow(canvas, cmap="gray_r", vmin=0, vmax=1)
     for (x1, y1, x2, y2), text in zip(np.asarray(boxes, dtype=float), labels):
         # pixel i covers [i - 0.5, i + 0.5] in imshow coordinates

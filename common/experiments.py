@@ -22,6 +22,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from common.plots import axes_for
 from common.functions import relu, sigmoid
 from common.layers import Affine, BatchNormalization, Dropout
 from common.networks import MultiLayerNet, MultiLayerNetExtend, init_scale
@@ -45,7 +46,7 @@ def train_iterations(network: Any, optimizer: Any, x: np.ndarray, t: np.ndarray,
         idx = rng.integers(0, len(x), size=batch_size)
         grads = network.gradient(x[idx], t[idx])
         optimizer.update(network.params, grads)
-        losses[i] = float(network.last_layer.loss) + network._weight_decay_loss()
+        losses[i] = float(network.last_loss)   # computed by gradient()
         if not np.isfinite(losses[i]):
             raise FloatingPointError(f"train_iterations: loss became {losses[i]} at iteration {i}")
     return losses
@@ -102,9 +103,7 @@ def final_loss(losses: np.ndarray, last: int = 100) -> float:
 def plot_loss_comparison(curves: dict[str, np.ndarray], smooth: int = 31, title: str | None = None,
                          ylim: tuple[float, float] | None = (0, 2.5), ax: Axes | None = None) -> Figure:
     """Smoothed per-iteration loss curves, one per label."""
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6, 3.6))
-    fig = ax.figure
+    fig, ax = axes_for(ax, figsize=(6, 3.6))
     markers = "osDv^<>"
     for k, (label, losses) in enumerate(curves.items()):
         w = min(smooth, len(losses) - (1 - len(losses) % 2)) if len(losses) > 2 else 1
@@ -354,9 +353,7 @@ def gap(history: History, last: int = 10) -> float:
 
 def plot_history(history: History, title: str | None = None, ax: Axes | None = None) -> Figure:
     """Train (solid) and test (dashed) accuracy per epoch."""
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(5, 3.2))
-    fig = ax.figure
+    fig, ax = axes_for(ax, figsize=(5, 3.2))
     epochs = np.arange(1, len(history.train_acc) + 1)
     ax.plot(epochs, history.train_acc, label="train", color="tab:blue")
     ax.plot(epochs, history.test_acc, "--", label="test", color="tab:orange")

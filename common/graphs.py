@@ -18,6 +18,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from common.plots import axes_for
 from common.layers import AddLayer, MulLayer
 
 FORWARD_COLOR = "black"
@@ -66,9 +67,7 @@ def draw_graph(nodes: dict[str, Node], edges: Sequence[Edge], ax: Axes | None = 
     """
     xs = [n.x for n in nodes.values()]
     ys = [n.y for n in nodes.values()]
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(0.95 * (max(xs) - min(xs) + 1.4), 0.95 * (max(ys) - min(ys) + 1.4)))
-    fig = ax.figure
+    fig, ax = axes_for(ax, figsize=(0.95 * (max(xs) - min(xs) + 1.4), 0.95 * (max(ys) - min(ys) + 1.4)))
     for name, node in nodes.items():
         if node.op:
             ax.add_patch(plt.Circle((node.x, node.y), NODE_RADIUS, fill=False, lw=1.5))

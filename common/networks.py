@@ -73,6 +73,7 @@ class Network:
         self.params: dict[str, np.ndarray] = {}
         self.layers: dict[str, Any] = {}
         self.last_layer = SoftmaxWithLoss()
+        self.last_loss: float | None = None     # the loss of the latest gradient() call, penalty included
         # param name -> (layer, name of the gradient attribute on that layer)
         self._grad_source: dict[str, tuple[Any, str]] = {}
 
@@ -148,7 +149,7 @@ class Network:
 
     def gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
         """Backpropagation: one forward (training mode) and one backward pass."""
-        self.loss(x, t, train_flg=True)
+        self.last_loss = self.loss(x, t, train_flg=True)
         dout = self.last_layer.backward(1.0)
         first, *rest = list(self.layers.values())
         for layer in reversed(rest):

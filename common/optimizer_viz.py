@@ -16,6 +16,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from common.plots import axes_for
 from common.optimizers import make_optimizer
 
 #: Learning rates per optimizer: the book's four (SGD 0.95, Momentum 0.1, AdaGrad 1.5, Adam 0.3)
@@ -80,9 +81,7 @@ def _draw_path(ax: Axes, path: np.ndarray, color: str = "tab:red") -> None:
 
 def plot_gradient_field(ax: Axes | None = None) -> Figure:
     """Contours of f with its negative gradient as arrows: they point across the valley, not to (0, 0)."""
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6, 3.2))
-    fig = ax.figure
+    fig, ax = axes_for(ax, figsize=(6, 3.2))
     plot_contours(ax)
     X, Y = np.meshgrid(np.linspace(-9, 9, 13), np.linspace(-4, 4, 9))
     gx, gy = grad_f(X, Y)

@@ -24,6 +24,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
+from common.plots import axes_for
+
 #: The four input pairs in the book's truth-table order: (x1, x2) = (0,0), (1,0), (0,1), (1,1). Shape (4, 2).
 INPUTS = np.array([[0, 0], [1, 0], [0, 1], [1, 1]])
 
@@ -208,10 +210,7 @@ def plot_decision_line(w1: float = 0.5, w2: float = 0.5, b: float = -0.7, ax: Ax
     inputs it maps to 1, open dots those it maps to 0. Printed: the truth table, then a status line
     ``gate: AND`` / ``NAND`` / ``OR`` / ``none`` naming the gate it implements.
     """
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(4, 4))
-    else:
-        fig = ax.figure
+    fig, ax = axes_for(ax, figsize=(4, 4))
     lim = (-0.5, 1.5)
     grid = np.linspace(*lim, 201)
     g1, g2 = np.meshgrid(grid, grid)                                     # (201, 201) each
@@ -240,10 +239,7 @@ def plot_xor_regions(ax: Axes | None = None) -> Figure:
     The region where XOR outputs 1 is the band between the lines — where NAND *and* OR fire — a
     shape no single straight line can cut out.
     """
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(4, 4))
-    else:
-        fig = ax.figure
+    fig, ax = axes_for(ax, figsize=(4, 4))
     lim = (-0.5, 1.5)
     grid = np.linspace(*lim, 201)
     g1, g2 = np.meshgrid(grid, grid)
@@ -261,10 +257,7 @@ def plot_xor_regions(ax: Axes | None = None) -> Figure:
 
 def plot_xor_network(ax: Axes | None = None) -> Figure:
     """Diagram of the two-layer perceptron for XOR: x1, x2 -> s1 (NAND), s2 (OR) -> y (AND)."""
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(5, 3))
-    else:
-        fig = ax.figure
+    fig, ax = axes_for(ax, figsize=(5, 3))
     nodes = {"$x_1$": (0, 1.5), "$x_2$": (0, 0.5), "$s_1$\nNAND": (1, 1.5), "$s_2$\nOR": (1, 0.5), "$y$\nAND": (2, 1.0)}
     edges = [("$x_1$", "$s_1$\nNAND"), ("$x_1$", "$s_2$\nOR"), ("$x_2$", "$s_1$\nNAND"), ("$x_2$", "$s_2$\nOR"),
              ("$s_1$\nNAND", "$y$\nAND"), ("$s_2$\nOR", "$y$\nAND")]

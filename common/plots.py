@@ -16,7 +16,8 @@ from matplotlib.figure import Figure
 from common.util import smooth_curve
 
 
-def _axes(ax: Axes | None, figsize: tuple[float, float] = (5, 3.5)) -> tuple[Figure, Axes]:
+def axes_for(ax: Axes | None, figsize: tuple[float, float] = (5, 3.5)) -> tuple[Figure, Axes]:
+    """(figure, axes) to draw on: the given axes and its figure, or a new figure of ``figsize``."""
     if ax is None:
         fig, ax = plt.subplots(figsize=figsize)
         return fig, ax
@@ -26,7 +27,7 @@ def _axes(ax: Axes | None, figsize: tuple[float, float] = (5, 3.5)) -> tuple[Fig
 def plot_loss_curve(losses: Sequence[float], ax: Axes | None = None, smooth: int = 11, label: str = "loss",
                     logy: bool = False) -> Figure:
     """Per-iteration loss (thin) and its moving average (thick)."""
-    fig, ax = _axes(ax)
+    fig, ax = axes_for(ax)
     losses = np.asarray(losses, dtype=float)
     line, = ax.plot(losses, alpha=0.3, lw=0.8)
     if smooth > 1 and losses.size >= smooth:
@@ -44,7 +45,7 @@ def plot_loss_curve(losses: Sequence[float], ax: Axes | None = None, smooth: int
 def plot_accuracy_curves(train_acc: Sequence[float], test_acc: Sequence[float], ax: Axes | None = None,
                          title: str | None = None) -> Figure:
     """Train and test accuracy per epoch (epochs numbered from 1)."""
-    fig, ax = _axes(ax)
+    fig, ax = axes_for(ax)
     epochs = np.arange(1, len(train_acc) + 1)
     ax.plot(epochs, train_acc, "o-", label="train")
     ax.plot(epochs, test_acc, "s--", label="test")
@@ -80,7 +81,7 @@ def show_digits(images: np.ndarray, titles: Sequence[str] | None = None, ncols: 
 def plot_probabilities(probs: np.ndarray, true_label: int | None = None, ax: Axes | None = None,
                        title: str | None = None) -> Figure:
     """Bar chart of a probability vector (C,): predicted class in orange, the true class outlined."""
-    fig, ax = _axes(ax, figsize=(4, 2.6))
+    fig, ax = axes_for(ax, figsize=(4, 2.6))
     probs = np.asarray(probs, dtype=float)
     colors = ["tab:blue"] * probs.size
     colors[int(np.argmax(probs))] = "tab:orange"

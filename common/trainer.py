@@ -128,7 +128,7 @@ class Trainer:
         """One gradient computation and one parameter update; returns the mini-batch loss."""
         grads = self.network.gradient(x_batch, t_batch)
         self.optimizer.update(self.network.params, grads)
-        loss = float(self.network.last_layer.loss) + self.network._weight_decay_loss()
+        loss = float(self.network.last_loss)   # computed by gradient()
         if not math.isfinite(loss):
             lr = getattr(self.optimizer, "lr", "?")
             raise FloatingPointError(

@@ -1,15 +1,23 @@
-import matplotlib
+"""chapters.ch06: the optimizers' paths on f(x, y) = x**2/20 + y**2, and the MNIST experiments' functions."""
+import numpy as np
+import pytest
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+from chapters.ch06 import experiments as ex
+from chapters.ch06.optimizer_paths import (
+    BOOK_LRS,
+    BOOK_START,
+    f,
+    grad_f,
+    optimizer_explorer,
+    optimizer_path,
+    plot_gradient_field,
+    plot_optimizer_paths,
+)
+from common.networks import MultiLayerNetExtend
+from common.optimizer import make_optimizer
 
-from common.optimizer_viz import (BOOK_LRS, BOOK_START, f, grad_f, optimizer_explorer,  # noqa: E402
-                                  optimizer_path, plot_gradient_field, plot_optimizer_paths)
 
-
-
+# ---- optimizer_paths (6.1) -------------------------------------------------------------------
 def test_gradient_matches_central_differences():
     x, y, h = 3.0, -1.5, 1e-5
     gx, gy = grad_f(x, y)
@@ -56,3 +64,169 @@ def test_figures_and_status_line(capsys):
     assert out.startswith("adam lr=0.3, 10 steps: f = ") and fig.axes[0].get_title() == out
     optimizer_explorer("sgd", 1e6, 300)
     assert capsys.readouterr().out.strip().endswith("diverged")
+
+
+# ---- experiments (6.1.8-6.5) ----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def toy():
+    """A learnable 4-class problem: 20-D Gaussian blobs, 400 train / 200 test samples."""
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 1.0, (4, 20))
+    def draw(n):
+        t = rng.integers(0, 4, n)
+        return (centres[t] + 0.8 * rng.standard_normal((n, 20))).astype(np.float32), t
+    return draw(400), draw(200)
+
+
+# ---- iteration-budgeted training -----------------------------------------------------------------
+def test_train_iterations_lowers_the_loss(toy):
+    (x, t), _ = toy
+    net = MultiLayerNetExtend(20, [16, 16], 10, dtype=np.float32, seed=0)
+    losses = ex.train_iterations(net, make_optimizer("adam", lr=0.01), x, t, 150, batch_size=32)
+    assert losses.shape == (150,) and ex.final_loss(losses, 20) < 0.5 * losses[:5].mean()
+    # losses[0] is the loss of the first mini-batch at the initial parameters (before the update)
+    first = np.random.default_rng(0).integers(0, len(x), size=32)
+    fresh = MultiLayerNetExtend(20, [16, 16], 10, dtype=np.float32, seed=0)
+    assert losses[0] == pytest.approx(fresh.loss(x[first], t[first], train_flg=True), rel=1e-6)
+
+
+def test_compare_optimizers_and_inits_share_the_setting(toy):
+    (x, t), _ = toy
+    curves = ex.compare_optimizers(x, t, 60, hidden=(16, 16), batch_size=32)
+    assert list(curves) == ["SGD", "Momentum", "AdaGrad", "Adam"]
+    assert all(c.shape == (60,) for c in curves.values())
+    # same seed, same first mini-batch, same initial network: identical first loss
+    assert len({round(float(c[0]), 6) for c in curves.values()}) == 1
+    inits = ex.compare_weight_inits(x, t, 60, hidden=(16, 16, 16, 16), batch_size=32)
+    assert list(inits) == ["std=0.01", "Xavier", "He"]
+    assert ex.final_loss(inits["He"], 20) < ex.final_loss(inits["std=0.01"], 20)
+    fig = ex.plot_loss_comparison(curves, smooth=7)
+    assert len(fig.axes[0].get_lines()) == 4
+
+
+# ---- activation histograms -------------------------------------------------------------------
+def test_hidden_activations_shape_and_the_books_findings():
+    acts = ex.hidden_activations("sigmoid", 1.0, n_layers=5, n_samples=200)
+    assert acts.shape == (5, 200, 100)
+    assert np.mean((acts[-1] < 0.05) | (acts[-1] > 0.95)) > 0.5          # std 1: saturated at 0 and 1
+    small = ex.hidden_activations("sigmoid", 0.01, n_samples=200)[-1]
+    assert abs(small.mean() - 0.5) < 0.02 and small.std(axis=0).max() < 1e-3     # every sample: ~0.5
+    tanh = ex.hidden_activations("tanh", "xavier", n_samples=200).std(axis=(1, 2))
+    assert 0.2 < tanh[-1] < 0.8                                             # Xavier keeps a spread
+    relu_he = ex.hidden_activations("relu", "he", n_samples=200).std(axis=(1, 2))
+    relu_small = ex.hidden_activations("relu", 0.01, n_samples=200).std(axis=(1, 2))
+    assert 0.5 < relu_he[-1] / relu_he[0] < 2 and relu_small[-1] < 1e-4
+    with pytest.raises(ValueError):
+        ex.hidden_activations("softplus", 1.0)
+
+
+def test_histogram_figures_and_explorer_status(capsys):
+    fig = ex.plot_activation_histograms("tanh", stds=(1.0, "xavier"), n_layers=3)
+    assert len(fig.axes) == 6
+    ex.activation_histogram_explorer("relu", 0.01)
+    out = capsys.readouterr().out
+    assert out.startswith("relu, std=0.01 (Xavier 0.1, He 0.141)") and "layer-5" in out
+    table = ex.activation_spread_table(("relu",), (0.01, "he"), n_layers=2)
+    assert set(table["relu"]) == {"std=0.01", "He"} and table["relu"]["He"].shape == (2,)
+    assert ex.std_label(0.01) == "std=0.01" and ex.std_label("xavier") == "Xavier"
+
+
+# ---- per-layer statistics, BN ----------------------------------------------------------------
+def test_bn_keeps_layer_outputs_at_unit_spread(toy):
+    (x, t), _ = toy
+    plain = MultiLayerNetExtend(20, [32] * 4, 10, weight_init_std=0.01, dtype=np.float64, seed=0)
+    bn = MultiLayerNetExtend(20, [32] * 4, 10, weight_init_std=0.01, use_batchnorm=True, dtype=np.float64, seed=0)
+    s_plain, s_bn = ex.affine_output_stds(plain, x), ex.affine_output_stds(bn, x)
+    assert len(s_plain) == len(s_bn) == 5
+    assert s_plain[3] < 1e-5 and all(abs(s - 1) < 0.01 for s in s_bn[:4])
+    assert s_plain[-1] == pytest.approx(float(np.std(plain.predict(x))))     # the last one: the scores
+    first_affine = x.astype(np.float64) @ plain.params["W1"] + plain.params["b1"]
+    assert s_plain[0] == pytest.approx(float(np.std(first_affine)))
+    g_plain, g_bn = ex.weight_gradient_norms(plain, x, t), ex.weight_gradient_norms(bn, x, t)
+    assert len(g_plain) == 5 and g_bn[0] > 1000 * g_plain[0]
+
+
+def test_train_epochs_reports_divergence_as_nan(toy):
+    (x, t), _ = toy
+    net = MultiLayerNetExtend(20, [32] * 5, 10, weight_init_std=30.0, dtype=np.float32, seed=0)
+    acc = ex.train_epochs(net, make_optimizer("sgd", lr=0.01), x, t, 3)
+    assert acc.shape == (3,) and np.isnan(acc).all()
+
+
+def test_bn_weight_scale_experiment_shapes_and_grid(toy):
+    (x, t), (xt, tt) = toy
+    res = ex.bn_weight_scale_experiment(x, t, xt, tt, [0.1, 0.001], epochs=3, hidden=(16, 16, 16))
+    assert res["bn_train"].shape == (2, 3) and res["plain_test"].shape == (2,)
+    assert res["bn_train"][1, -1] > res["plain_train"][1, -1]      # tiny scale: only BN learns
+    last = ex.bn_weight_scale_experiment(x, t, xt, tt, [0.001], epochs=1, hidden=(16,), last_layer_std="he")
+    assert last["bn_train"].shape == (1, 1)
+    assert len(ex.plot_bn_grid(res, ncols=2).axes) == 2
+
+
+# ---- regularisation ----------------------------------------------------------------------------
+def test_regularisation_run_and_callbacks(toy, capsys):
+    (x, t), (xt, tt) = toy
+    h, net = ex.regularisation_run(x[:60], t[:60], xt, tt, epochs=5, hidden=(16, 16), eval_samples=50,
+                                   weight_decay_lambda=0.01, weight_decay_type="l1")
+    assert len(h.train_acc) == 5 and net.weight_decay_type == "l1"
+    assert ex.gap(h) == pytest.approx(np.mean(h.train_acc[-5:]) - np.mean(h.test_acc[-5:]))
+    ex.show_weight_decay_run({("l1", 0.01): h}, "l1", 0.01)
+    assert capsys.readouterr().out.startswith("L1, lambda=0.01: train ")
+    ex.show_dropout_run({0.0: h}, 0.0)
+    assert capsys.readouterr().out.startswith("dropout ratio=0: train ")
+    with pytest.raises(KeyError):
+        ex.show_dropout_run({0.0: h}, 0.5)
+    assert len(ex.plot_weight_histograms({"a": net, "b": net}).axes) == 2
+
+
+def test_dropout_modes_have_the_same_expectation():
+    x = np.random.default_rng(1).random((4, 50))
+    for mode in ("book", "inverted"):
+        mean_train, test = ex.dropout_expectation(x, 0.3, mode, n_masks=4000)
+        assert np.allclose(mean_train, test, atol=0.05), mode
+    assert np.allclose(ex.dropout_expectation(x, 0.3, "book", 10)[1], 0.7 * x)
+    assert np.allclose(ex.dropout_expectation(x, 0.3, "inverted", 10)[1], x)
+
+
+# ---- hyperparameter search ---------------------------------------------------------------------
+def test_split_validation_is_disjoint_and_covers_the_training_set():
+    x, t = np.zeros((50, 3)), np.arange(50)
+    tr, va = ex.split_validation(x, t, 0.2, seed=0)
+    assert len(va) == 10 and len(tr) == 40
+    assert set(tr).isdisjoint(va) and set(tr) | set(va) == set(range(50))
+    with pytest.raises(ValueError):
+        ex.split_validation(x, t, 1.5)
+
+
+def test_log_uniform_covers_every_decade():
+    v = ex.log_uniform(np.random.default_rng(0), -6, -2, 4000)
+    assert v.min() >= 1e-6 and v.max() <= 1e-2
+    counts = np.histogram(np.log10(v), bins=4, range=(-6, -2))[0]
+    assert counts.min() > 800
+
+
+def test_random_search_table_and_narrowing(toy):
+    (x, t), _ = toy
+    trials = ex.random_search(x[:200], t[:200], x[200:260], t[200:260], n_trials=4, epochs=2, hidden=(16,))
+    assert len(trials) == 4 and set(trials[0]) == {"lr", "weight_decay", "val_acc", "train_acc", "diverged"}
+    wild = ex.random_search(x[:100], t[:100], x[200:260], t[200:260], n_trials=1, epochs=2, hidden=(16,),
+                            lr_exp=(30, 30))                   # lr = 1e30: overflows, recorded, no exception
+    assert wild[0]["diverged"] and wild[0]["val_acc"] == 0.0
+    best = ex.top_trials(trials, 2)
+    assert best[0]["val_acc"] >= best[1]["val_acc"] >= min(r["val_acc"] for r in trials)
+    rng_ = ex.narrowed_range(trials, 2)
+    assert -6 <= rng_["lr"][0] <= rng_["lr"][1] <= -2
+    assert len(ex.format_trials(best).splitlines()) == 3
+    assert len(ex.plot_search_scatter(trials, 2).axes) == 2       # the plot and its colour bar
+
+
+def test_random_beats_grid_when_one_parameter_matters():
+    assert ex.one_param_objective(0.37, 0.0) == pytest.approx(1.0)
+    assert ex.one_param_objective(0.5, 0.1) == ex.one_param_objective(0.5, 0.9)
+    grid = ex.grid_points(9)
+    assert grid.shape == (9, 2) and len(np.unique(grid[:, 0])) == 3
+    with pytest.raises(ValueError):
+        ex.grid_points(10)
+    res = ex.grid_vs_random(9, repeats=400)
+    assert res["random"].mean() > res["grid"].mean() + 0.1
+    assert len(ex.plot_grid_vs_random().axes) == 2

@@ -1,21 +1,20 @@
-"""Chapter 7.4-7.5: the book-layout Convolution and Pooling, and the reader's four bugs, planted on purpose.
+"""Sections 7.4.3-7.5: the reader's four bugs, planted on purpose into the book's own layers.
 
-``common.layers`` computes the convolution in a transposed layout (``unfold``) for speed; the two
-classes here follow the book's im2col layout line by line, so the reader's bugs can be planted
-exactly where they made them:
+``common.layers.Convolution`` and ``common.layers.Pooling`` are the book's im2col layers, line for
+line. Each buggy layer here subclasses one of them and overrides only the line the reader got wrong:
 
-- :class:`BookConvolution` ``reshape_by="width"``: ``W.reshape(FW, -1)`` where the filter count FN
-  belongs. A matrix-product shape error — unless FN == FW, when the two reshapes coincide and the
-  bug hides. Test layers with every size different.
-- :class:`BookPooling` ``mix_axes=True``: the pooled column (one value per (n, i, j, c)) reshaped
-  straight to (N, C, OH, OW), skipping the transpose. Right shape, scrambled values; invisible with
-  one channel. A gradient check catches it (backward is the correct one, so the two disagree).
-- :class:`ReaderConvNet` ``bug="predict_return"``: ``return x`` indented inside the loop over layers,
-  so predict stops after the first layer; ``bug="wrong_dict"``: the convolution's stride and pad
+- :class:`FilterWidthConvolution`: ``W.reshape(FW, -1)`` where the filter count FN belongs. A
+  matrix-product shape error — unless FN == FW, when the two reshapes coincide and the bug hides.
+  Test layers with every size different.
+- :class:`PoolReshapePooling`: the pooled maxima (one per (n, i, j, c) window) reshaped straight to
+  (N, C, OH, OW), skipping the transpose. Right shape, scrambled values; invisible with one
+  channel. A gradient check catches it (backward is the correct one, so the two disagree).
+- :class:`ReaderConvNet` plants one of them into a book-layer SimpleConvNet, or one of two
+  network-level bugs: ``bug="predict_return"``, ``return x`` indented inside the loop over layers,
+  so predict stops after the first layer; ``bug="wrong_dict"``, the convolution's stride and pad
   read from the pooling parameters.
 
-:func:`layer_shapes` runs a network layer by layer and records every output shape: the shape
-assert that finds most of these.
+:func:`layer_shapes` records every layer's output shape: the shape assert that finds most of these.
 """
 from __future__ import annotations
 
@@ -23,119 +22,92 @@ from typing import Any
 
 import numpy as np
 
-from common.layers import BatchNormalization, Dropout
+from common.layers import Convolution, Pooling
 from common.networks import SimpleConvNet
-from common.util import col2im, conv_output_size, im2col
+from common.util import conv_output_size, im2col
 
 BUGS = (None, "filter_width", "pool_reshape", "predict_return", "wrong_dict")
 
+#: SimpleConvNet's pooling parameters: the dict the "wrong_dict" bug reads the convolution's stride and pad from
+POOL_PARAM = {"pool_size": 2, "stride": 2, "pad": 0}
 
-class BookConvolution:
-    """Convolution in the book's layout: (N*OH*OW, C*FH*FW) @ (C*FH*FW, FN).
 
-    W: (FN, C, FH, FW), b: (FN,); x: (N, C, H, W) -> (N, FN, OH, OW).
-    reshape_by: "count" (correct, ``W.reshape(FN, -1)``) or "width" (the reader's bug, ``W.reshape(FW, -1)``).
+class FilterWidthConvolution(Convolution):
+    """:class:`common.layers.Convolution` with the reader's bug: the filters reshaped by their width FW.
+
+    W: (FN, C, FH, FW); x: (N, C, H, W) -> (N, FN, OH, OW) only when FN == FW; otherwise the
+    matrix product raises a ``ValueError`` naming the two sizes that disagree.
     """
 
-    def __init__(self, W: np.ndarray, b: np.ndarray, stride: int = 1, pad: int = 0, reshape_by: str = "count") -> None:
-        if reshape_by not in ("count", "width"):
-            raise ValueError(f"reshape_by must be 'count' or 'width', got {reshape_by!r}")
-        self.W, self.b, self.stride, self.pad, self.reshape_by = W, b, stride, pad, reshape_by
-        self.x_shape: tuple[int, ...] | None = None
-        self.col = self.col_W = None
-        self.dW: np.ndarray | None = None
-        self.db: np.ndarray | None = None
-
     def forward(self, x: np.ndarray) -> np.ndarray:
-        FN, C, FH, FW = self.W.shape
+        self._check_input(x)
+        FH, FW = self.W.shape[2:]
         N, _, H, W = x.shape
         out_h = conv_output_size(H, FH, self.stride, self.pad)
         out_w = conv_output_size(W, FW, self.stride, self.pad)
-        col = im2col(x, FH, FW, self.stride, self.pad)                         # (N*OH*OW, C*FH*FW)
-        rows = FN if self.reshape_by == "count" else FW                         # the bug: FW
-        col_W = self.W.reshape(rows, -1).T                                      # (C*FH*FW, FN)
-        out = col @ col_W + self.b                                              # (N*OH*OW, FN)
-        self.x_shape, self.col, self.col_W = x.shape, col, col_W
-        return out.reshape(N, out_h, out_w, -1).transpose(0, 3, 1, 2)          # (N, FN, OH, OW)
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        FN, C, FH, FW = self.W.shape
-        d = dout.transpose(0, 2, 3, 1).reshape(-1, FN)                         # (N*OH*OW, FN)
-        self.db = d.sum(axis=0)
-        self.dW = (self.col.T @ d).T.reshape(FN, C, FH, FW)
-        dcol = d @ self.col_W.T                                                 # (N*OH*OW, C*FH*FW)
-        return col2im(dcol, self.x_shape, FH, FW, self.stride, self.pad)
+        col = im2col(x, FH, FW, self.stride, self.pad)        # (N*OH*OW, C*FH*FW)
+        col_W = self.W.reshape(FW, -1).T                      # the bug: FW where FN belongs
+        out = col @ col_W + self.b                            # raises unless FN == FW
+        out = out.reshape(N, out_h, out_w, -1).transpose(0, 3, 1, 2)
+
+        self.x, self.col, self.col_W = x, col, col_W
+        return out
 
 
-class BookPooling:
-    """Max pooling in the book's layout: im2col, one row per (n, i, j, c) window, max along the row.
+class PoolReshapePooling(Pooling):
+    """:class:`common.layers.Pooling` with the reader's bug: the maxima reshaped to (N, C, OH, OW) directly.
 
-    x: (N, C, H, W) -> (N, C, OH, OW). mix_axes=True is the reader's bug: the (N*OH*OW*C,) maxima
-    are reshaped to (N, C, OH, OW) directly instead of to (N, OH, OW, C) and then transposed.
-    Backward is always the correct one.
+    x: (N, C, H, W) -> (N, C, OH, OW), the right shape, but the (N*OH*OW*C,) maxima come in
+    (n, i, j, c) order, so without the transpose channels and positions are mixed up. Backward is
+    the parent's correct one.
     """
 
-    def __init__(self, pool_h: int, pool_w: int, stride: int | None = None, pad: int = 0,
-                 mix_axes: bool = False) -> None:
-        self.pool_h, self.pool_w = pool_h, pool_w
-        self.stride = pool_h if stride is None else stride
-        self.pad, self.mix_axes = pad, mix_axes
-        self.x_shape: tuple[int, ...] | None = None
-        self.arg_max: np.ndarray | None = None
-
     def forward(self, x: np.ndarray) -> np.ndarray:
-        N, C, H, W = x.shape
-        out_h = conv_output_size(H, self.pool_h, self.stride, self.pad)
-        out_w = conv_output_size(W, self.pool_w, self.stride, self.pad)
-        col = im2col(x, self.pool_h, self.pool_w, self.stride, self.pad).reshape(-1, self.pool_h * self.pool_w)
-        self.arg_max = np.argmax(col, axis=1)
-        out = col[np.arange(len(col)), self.arg_max]                            # (N*OH*OW*C,), c fastest
-        self.x_shape = x.shape
-        if self.mix_axes:
-            return out.reshape(N, C, out_h, out_w)                              # the bug
-        return out.reshape(N, out_h, out_w, C).transpose(0, 3, 1, 2)
+        self._check_input(x)
+        N, C, OH, OW = self.output_shape(x.shape)
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        N, C, H, W = self.x_shape
-        size = self.pool_h * self.pool_w
-        d = dout.transpose(0, 2, 3, 1).ravel()                                  # the same (n, i, j, c) order
-        dmax = np.zeros((d.size, size), dtype=dout.dtype)
-        dmax[np.arange(d.size), self.arg_max] = d
-        dcol = dmax.reshape(-1, C * size)                                       # (N*OH*OW, C*PH*PW)
-        return col2im(dcol, self.x_shape, self.pool_h, self.pool_w, self.stride, self.pad)
+        col = im2col(self._padded(x), self.pool_h, self.pool_w, self.stride, 0)
+        col = col.reshape(-1, self.pool_h * self.pool_w)                           # (N*OH*OW*C, PH*PW)
+
+        arg_max = np.argmax(col, axis=1)
+        out = np.max(col, axis=1)                                                  # (N*OH*OW*C,)
+        out = out.reshape(N, C, OH, OW)                                            # the bug: no transpose
+
+        self.x, self.arg_max = x, arg_max
+        return out
 
 
 class ReaderConvNet(SimpleConvNet):
-    """SimpleConvNet built the book's way (:class:`BookConvolution`, :class:`BookPooling`), with one bug planted.
+    """SimpleConvNet built from the book's layers (``fast=False``), with one of the reader's bugs planted.
 
     bug: None, "filter_width", "pool_reshape", "predict_return" or "wrong_dict" (see the module
-    docstring). pool_param: {"pool_size": 2, "stride": 2, "pad": 0} by default. Other arguments as
-    :class:`common.networks.SimpleConvNet`; the parameters are identical to a SimpleConvNet with the
-    same seed, so ``ReaderConvNet(bug=None)`` computes exactly what SimpleConvNet computes.
+    docstring). Other arguments as :class:`common.networks.SimpleConvNet`; the parameters are those
+    of a SimpleConvNet with the same seed, so ``ReaderConvNet(bug=None)`` computes what it computes.
     """
 
     def __init__(self, input_dim: tuple[int, int, int] = (1, 28, 28), conv_param: dict | None = None,
-                 pool_param: dict | None = None, hidden_size: int = 100, output_size: int = 10,
-                 weight_init_std: float | str = 0.01, dtype: Any = np.float64, seed: int | None = None,
-                 bug: str | None = None) -> None:
+                 hidden_size: int = 100, output_size: int = 10, weight_init_std: float | str = 0.01,
+                 dtype: Any = np.float64, seed: int | None = None, bug: str | None = None) -> None:
         if bug not in BUGS:
             raise ValueError(f"bug must be one of {BUGS}, got {bug!r}")
-        super().__init__(input_dim, conv_param, hidden_size, output_size, weight_init_std, dtype, seed)
+        super().__init__(input_dim, conv_param, hidden_size, output_size, weight_init_std, dtype, seed,
+                         fast=False)
         self.bug = bug
-        cp = {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1, **(conv_param or {})}
-        pp = {"pool_size": 2, "stride": 2, "pad": 0, **(pool_param or {})}
-        src = pp if bug == "wrong_dict" else cp                                 # the bug: the pool's dict
-        conv = BookConvolution(self.params["W1"], self.params["b1"], stride=src["stride"], pad=src["pad"],
-                               reshape_by="width" if bug == "filter_width" else "count")
-        self.layers["Conv1"] = conv
-        self._grad_source["W1"], self._grad_source["b1"] = (conv, "dW"), (conv, "db")
-        self.layers["Pool1"] = BookPooling(pp["pool_size"], pp["pool_size"], pp["stride"], pp["pad"],
-                                           mix_axes=bug == "pool_reshape")
+        W1, b1 = self.params["W1"], self.params["b1"]
+        conv = self.layers["Conv1"]
+        if bug == "filter_width":
+            self.replace_layer("Conv1", FilterWidthConvolution(W1, b1, stride=conv.stride, pad=conv.pad))
+        elif bug == "wrong_dict":                                               # the bug: the pool's dict
+            self.replace_layer("Conv1", Convolution(W1, b1, stride=POOL_PARAM["stride"], pad=POOL_PARAM["pad"]))
+        elif bug == "pool_reshape":
+            pool = self.layers["Pool1"]
+            self.replace_layer("Pool1", PoolReshapePooling(pool.pool_h, pool.pool_w, pool.stride, pool.pad))
 
     def predict(self, x: np.ndarray, train_flg: bool = False) -> np.ndarray:
         if self.bug != "predict_return":
             return super().predict(x, train_flg)
-        x = self._as_input(x)
+        x = self.prepare_input(x)
         for layer in self.layers.values():
             x = layer.forward(x)
             return x                                                            # the bug: inside the loop
@@ -143,13 +115,8 @@ class ReaderConvNet(SimpleConvNet):
 
 
 def layer_shapes(net: Any, x: np.ndarray) -> list[tuple[str, tuple[int, ...]]]:
-    """Run ``x`` through ``net.layers`` one by one; return [(layer name, output shape), ...].
+    """Run x (N, ...) through ``net`` in test mode; return [(layer name, output shape), ...].
 
-    The first entry is ("input", x.shape). Uses test-mode forward for Dropout / BatchNorm.
+    The first entry is ("input", x.shape); the others come from ``net.layer_outputs``.
     """
-    shapes = [("input", tuple(x.shape))]
-    x = net._as_input(x)
-    for name, layer in net.layers.items():
-        x = layer.forward(x, False) if isinstance(layer, (Dropout, BatchNormalization)) else layer.forward(x)
-        shapes.append((name, tuple(x.shape)))
-    return shapes
+    return [("input", tuple(x.shape))] + [(name, tuple(out.shape)) for name, _, out in net.layer_outputs(x)]

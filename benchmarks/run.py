@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))     # run as a script: make the sib
 import textbook  # noqa: E402
 
 from common.networks import DeepConvNet, SimpleConvNet, TwoLayerNet  # noqa: E402
-from common.optimizers import SGD, Adam  # noqa: E402
+from common.optimizer import SGD, Adam  # noqa: E402
 
 STEPS_PER_EPOCH = 600
 
@@ -62,13 +62,12 @@ def gemm_peak(n: int = 2048, repeats: int = 5) -> float:
     return 2 * n ** 3 / median_time(lambda: a @ b, repeats, 1) / 1e9
 
 
-def step_flops(net: Any, batch: int) -> float:
+def step_flops(net: Any, batch: int, input_shape: tuple[int, ...]) -> float:
     """FLOPs of one training step of a common network, counted from its layer shapes."""
     from common.layers import Affine, Convolution
     flops = 0.0
-    x = np.zeros((batch, *net._input_shape), dtype=net.dtype)
-    for layer in net.layers.values():                  # one forward pass records the output shapes
-        x = layer.forward(x, False) if hasattr(layer, "dropout_ratio") else layer.forward(x)
+    x = np.zeros((batch, *input_shape), dtype=net.dtype)
+    for _name, layer, x in net.layer_outputs(x):       # one forward pass records the output shapes
         if isinstance(layer, Convolution):             # forward: 2 * N*OH*OW * FN*C*FH*FW; backward: twice that
             fn, c, fh, fw = layer.W.shape
             flops += 3 * 2 * batch * x.shape[2] * x.shape[3] * fn * c * fh * fw
@@ -148,15 +147,14 @@ def run(smoke: bool, steps: int, warmup: int) -> dict[str, Any]:
     rows = []
     for name, make, tb_build, torch_name, opt, lr, x, in_shape in configs:
         net = make()
-        net._input_shape = in_shape
         params = {k: v.copy() for k, v in net.params.items()}
         ours_opt = Adam(lr=lr) if opt == "adam" else SGD(lr=lr)
         ours = measure_common(net, ours_opt, x, t, steps, warmup)
         tb_steps = max(1, steps // 3) if name == "DeepConvNet" else steps
-        tb_opt = textbook.Adam(lr=lr) if opt == "adam" else textbook.SGD(lr=lr)
+        tb_opt = Adam(lr=lr) if opt == "adam" else SGD(lr=lr)
         base = measure_textbook(tb_build, params, tb_opt, x, t, tb_steps, min(warmup, 1))
         torch_t = measure_torch(torch_name, params, opt, lr, x, t, steps, warmup, threads)
-        flops = step_flops(net, batch)
+        flops = step_flops(net, batch, in_shape)
         fresh = make()
         mem = peak_memory_mb(fresh, Adam(lr=lr) if opt == "adam" else SGD(lr=lr), x, t)
         rows.append({

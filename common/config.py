@@ -52,10 +52,3 @@ def seed_everything(seed: int = 0) -> np.random.Generator:
     random.seed(int(seed))
     np.random.seed(int(seed))
     return np.random.default_rng(int(seed))
-
-
-def as_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
-    """Accept a Generator, a seed, or None (fresh entropy) and return a Generator."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    return np.random.default_rng(rng)

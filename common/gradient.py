@@ -1,11 +1,11 @@
-"""Numerical differentiation and gradient descent (book chapter 4).
+"""Numerical differentiation and gradient descent (sections 4.3-4.4), and the gradient check (5.7.3).
 
 These are the slow, obviously-correct tools: every analytic gradient in the lab (chapter 5's
-backpropagation) is checked against :func:`numerical_gradient`.
+backpropagation) is checked against :func:`numerical_gradient` with :func:`gradient_check`.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -82,3 +82,29 @@ def gradient_descent(
     if return_path:
         return x, np.array(path)
     return x
+
+
+def rel_error(a: np.ndarray, b: np.ndarray, floor: float = 1e-8) -> float:
+    """Relative error ||a - b|| / max(||a|| + ||b||, floor): 0 when equal, about 1 when unrelated.
+
+    Scale-free, so one threshold works for every parameter: a correct float64 backprop gives about
+    1e-8 or less against a central-difference gradient; a bug gives something near 0.1 .. 1 (a
+    gradient off by a factor N gives about 0.5 or more). The ``floor`` treats two gradients that are
+    both ~0 (e.g. a bias followed by batch norm, which cancels it exactly) as equal instead of
+    dividing rounding noise by rounding noise.
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(np.linalg.norm(a - b) / max(float(np.linalg.norm(a) + np.linalg.norm(b)), floor))
+
+
+def gradient_check(net: Any, x: np.ndarray, t: np.ndarray,
+                   numerical: dict[str, np.ndarray] | None = None) -> dict[str, float]:
+    """Compare ``net.gradient`` (backprop) with ``net.numerical_gradient``, parameter by parameter.
+
+    x: (N, ...) inputs, t: (N,) labels; keep N small, the numerical side is slow. Pass a
+    precomputed ``numerical`` dict to avoid recomputing it. Returns {param name: relative error}.
+    """
+    if numerical is None:
+        numerical = net.numerical_gradient(x, t)
+    backprop = net.gradient(x, t)
+    return {key: rel_error(backprop[key], numerical[key]) for key in net.params}

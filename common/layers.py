@@ -1,4 +1,9 @@
-"""Layers with an explicit forward and backward pass (book chapters 5-7).
+"""Layers with an explicit forward and backward pass, as the book writes them (sections 5.4-5.6, 6.3-6.4, 7.4).
+
+Read this file next to the book: MulLayer/AddLayer (5.4), Relu/Sigmoid (5.5), Affine and
+SoftmaxWithLoss (5.6), Dropout (6.4.3), BatchNormalization (6.3), Convolution and Pooling (7.4),
+each in the book's layout. The faster versions the networks train with are subclasses of these in
+``common.fast``, tested equal to them.
 
 Every layer follows one contract:
 
@@ -15,8 +20,8 @@ from __future__ import annotations
 import numpy
 
 from common.backend import np, to_device     # np is NumPy (or CuPy with DLFS_DEVICE=gpu)
-from common.functions import labels_from_targets, softmax
-from common.util import col2im, conv_output_size, fold, im2col, unfold
+from common.functions import labels_from_targets, sigmoid, softmax
+from common.util import col2im, im2col, output_hw
 
 
 def _check_dout(layer: str, dout: np.ndarray, expected: tuple[int, ...]) -> None:
@@ -64,23 +69,26 @@ class AddLayer:
 class Relu:
     """out = max(0, x); dx = dout where x > 0, else 0.
 
-    The mask (True where x <= 0) is stored; ``out`` is a new array. The book's version copies x
-    first, then zeroes ``out[mask]``: writing ``out = x`` instead would alias the caller's array and
-    zero it in place. ``np.maximum`` builds the new array in one fast pass (boolean-mask assignment
-    and ``np.where`` are several times slower on large arrays).
+    ``mask`` (N, ...) is True where x <= 0: those units output 0 and pass no gradient back.
+    ``out`` starts as a *copy* of x: writing ``out = x`` instead would alias the caller's array,
+    and ``out[self.mask] = 0`` would then zero the caller's data in place. Backward copies too,
+    for the same reason (the book zeroes ``dout`` itself). ``common.fast.FastRelu`` is the
+    one-pass version the networks use.
     """
 
     def __init__(self) -> None:
         self.mask: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self.mask = x <= 0
-        return np.maximum(x, 0)                        # a new array: x itself is untouched
+        self.mask = (x <= 0)
+        out = x.copy()
+        out[self.mask] = 0
+        return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         _check_dout("Relu", dout, self.mask.shape)
-        dx = dout * ~self.mask                         # a new array: never zero the caller's dout
-        dx += 0                                        # (negative * False is -0.0; make it a plain 0.0)
+        dx = dout.copy()
+        dx[self.mask] = 0
         return dx
 
 
@@ -91,7 +99,6 @@ class Sigmoid:
         self.out: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        from common.functions import sigmoid
         self.out = sigmoid(x)
         return self.out
 
@@ -136,14 +143,11 @@ class Affine:
         self.x = x2
         return x2 @ self.W + self.b          # (N, M) + (M,): b broadcasts over the N rows
 
-    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
-        """need_dx=False skips dx (a first layer's input gradient is never used) and returns None."""
+    def backward(self, dout: np.ndarray) -> np.ndarray:
         _check_dout("Affine", dout, (self.x.shape[0], self.W.shape[1]))
-        self.dW = self.x.T @ dout
-        self.db = dout.sum(axis=0)
-        if not need_dx:
-            return None
-        dx = dout @ self.W.T
+        dx = dout @ self.W.T                  # (N, M) @ (M, D) -> (N, D)
+        self.dW = self.x.T @ dout             # (D, N) @ (N, M) -> (D, M): from x, not from dx
+        self.db = np.sum(dout, axis=0)        # (M,): a sum over the batch, not a mean
         return dx.reshape(self.original_x_shape)
 
 
@@ -212,7 +216,7 @@ class Dropout:
             raise ValueError(f"Dropout: mode must be 'book' or 'inverted', got {mode!r}")
         self.dropout_ratio = dropout_ratio
         self.mode = mode
-        self.rng = rng if isinstance(rng, numpy.random.Generator) else numpy.random.default_rng(rng)
+        self.rng = numpy.random.default_rng(rng)      # a Generator passes through unchanged
         self.mask: np.ndarray | None = None
 
     def forward(self, x: np.ndarray, train_flg: bool = True) -> np.ndarray:
@@ -314,20 +318,23 @@ class BatchNormalization:
 # 7.4 Convolution and Pooling
 # ---------------------------------------------------------------------------------------------
 class Convolution:
-    """2-D convolution (strictly, cross-correlation) of a batch of images with a filter bank.
+    """2-D convolution (strictly, cross-correlation) of a batch of images with a filter bank: im2col + one matrix product.
 
     W: (FN, C, FH, FW) — FN filters, each spanning all C input channels.
     b: (FN,) — one bias per *filter*: a filter is one feature detector slid over every position,
        so all its output positions share its weights and its bias.
     x: (N, C, H, W)  ->  out: (N, FN, OH, OW), OH = (H + 2*pad - FH) / stride + 1.
 
-    Forward is one matrix product. The book writes it as im2col(x) (N*OH*OW, C*FH*FW) @ W as
-    (C*FH*FW, FN); we compute its transpose, W as (FN, C*FH*FW) @ unfold(x) (C*FH*FW, N*OH*OW),
-    the same numbers in a layout that is faster to build (see ``common.util.unfold``).
-    Backward, with dout as D (FN, N*OH*OW) and U = unfold(x):
-        db = sum of D over all positions        (FN,)
-        dW = D @ U^T                           (FN, C*FH*FW)
-        dx = fold(W^T @ D)                     (N, C, H, W)  — fold adds overlapping patches
+    Forward, in the book's layout:
+        col   = im2col(x)              (N*OH*OW, C*FH*FW)   one row per output position
+        col_W = W.reshape(FN, -1).T    (C*FH*FW, FN)        one column per filter
+        out   = col @ col_W + b        (N*OH*OW, FN)        b (FN,) broadcasts over the rows
+    then reshaped to (N, OH, OW, FN) and transposed to (N, FN, OH, OW).
+    Backward, with dout flattened the same way to (N*OH*OW, FN):
+        db   = sum of dout over every row       (FN,)   — the batch AND all positions
+        dW   = col^T @ dout, as (FN, C, FH, FW)
+        dcol = dout @ col_W^T, folded back by col2im (overlapping patches add)
+    ``common.fast.FastConvolution`` computes the same numbers faster.
     """
 
     def __init__(self, W: np.ndarray, b: np.ndarray, stride: int = 1, pad: int = 0) -> None:
@@ -335,73 +342,60 @@ class Convolution:
             raise ValueError(f"Convolution: need W (FN, C, FH, FW) and b (FN,); got W {W.shape}, b {b.shape}")
         self.W, self.b = W, b
         self.stride, self.pad = stride, pad
-        self.x_shape: tuple[int, ...] | None = None
-        self.cols: np.ndarray | None = None
+        # kept by forward for backward
+        self.x: np.ndarray | None = None
+        self.col: np.ndarray | None = None
+        self.col_W: np.ndarray | None = None
+        # gradients of the parameters, set by backward
         self.dW: np.ndarray | None = None
         self.db: np.ndarray | None = None
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
+    def _check_input(self, x: np.ndarray) -> None:
         _require_float("Convolution", x)
-        FN, C, FH, FW = self.W.shape
-        if x.ndim != 4 or x.shape[1] != C:
-            raise ValueError(f"Convolution.forward: input {x.shape} must be (N, {C}, H, W) to match filters {self.W.shape}")
-        N, _, H, W = x.shape
-        out_h = conv_output_size(H, FH, self.stride, self.pad)
-        out_w = conv_output_size(W, FW, self.stride, self.pad)
-        cols = unfold(x, FH, FW, self.stride, self.pad)          # (C*FH*FW, N*OH*OW)
-        out = self.W.reshape(FN, -1) @ cols                      # (FN, N*OH*OW): reshape by the filter COUNT
-        out += self.b[:, None]                                   # one bias per filter, (FN, 1) broadcasts
-        self.x_shape, self.cols = x.shape, cols
-        return out.reshape(FN, N, out_h, out_w).transpose(1, 0, 2, 3)
+        if x.ndim != 4 or x.shape[1] != self.W.shape[1]:
+            raise ValueError(f"Convolution.forward: input {x.shape} must be (N, {self.W.shape[1]}, H, W) "
+                             f"to match filters {self.W.shape}")
 
-    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
-        """need_dx=False skips dx (a first layer's input gradient is never used) and returns None."""
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._check_input(x)
         FN, C, FH, FW = self.W.shape
-        N, _, H, W = self.x_shape
-        out_h = conv_output_size(H, FH, self.stride, self.pad)
-        out_w = conv_output_size(W, FW, self.stride, self.pad)
-        _check_dout("Convolution", dout, (N, FN, out_h, out_w))
-        D = dout.transpose(1, 0, 2, 3).reshape(FN, -1)          # (FN, N*OH*OW)
-        self.db = D.sum(axis=1)                                   # sum over the batch AND the positions
-        # dW = D @ U^T, computed as (U @ D^T)^T: the same numbers, and BLAS streams the long
-        # N*OH*OW axis better this way round
-        self.dW = (self.cols @ D.T).T.reshape(FN, C, FH, FW)
-        if not need_dx:
-            return None
-        if self.stride == 1 and self.pad <= min(FH, FW) - 1 and FN <= C:
-            # cheaper when the filters do not outnumber the channels (its matrix has FN*FH*FW rows)
-            return self._input_gradient_as_convolution(dout)
-        dcols = self.W.reshape(FN, -1).T @ D                      # (C*FH*FW, N*OH*OW)
-        return fold(dcols, self.x_shape, FH, FW, self.stride, self.pad)
+        N = x.shape[0]
+        out_h, out_w = output_hw(x.shape, FH, FW, self.stride, self.pad)
 
-    def _input_gradient_as_convolution(self, dout: np.ndarray) -> np.ndarray:
-        """dx for stride 1, computed as a convolution of dout with the flipped filters.
+        col = im2col(x, FH, FW, self.stride, self.pad)        # (N*OH*OW, C*FH*FW)
+        col_W = self.W.reshape(FN, -1).T                      # (C*FH*FW, FN): reshape by the filter COUNT
+        out = col @ col_W + self.b                            # (N*OH*OW, FN)
+        out = out.reshape(N, out_h, out_w, -1).transpose(0, 3, 1, 2)   # (N, FN, OH, OW)
 
-        Every input pixel collects W[f, c, y, x] * dout[n, f, i - y, j - x] over the filters and
-        offsets that touched it. Padding dout by (FH - 1 - pad) and flipping W in both spatial axes
-        turns that into an ordinary convolution — with the roles of C and FN swapped — whose output
-        is exactly (N, C, H, W). Same numbers as fold(W^T @ D), but the matrix product has the long
-        inner dimension FN*FH*FW instead of FN, and nothing needs folding afterwards.
-        """
+        self.x, self.col, self.col_W = x, col, col_W
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
         FN, C, FH, FW = self.W.shape
-        N, _, H, W = self.x_shape
-        py, px = FH - 1 - self.pad, FW - 1 - self.pad
-        dout_p = np.pad(dout, [(0, 0), (0, 0), (py, py), (px, px)])
-        cols = unfold(dout_p, FH, FW)                             # (FN*FH*FW, N*H*W)
-        W_flip = self.W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)   # (C, FN, FH, FW)
-        dx = W_flip.reshape(C, -1) @ cols                         # (C, N*H*W)
-        return dx.reshape(C, N, H, W).transpose(1, 0, 2, 3)
+        _check_dout("Convolution", dout, (self.x.shape[0], FN, *output_hw(self.x.shape, FH, FW, self.stride, self.pad)))
+        dout = dout.transpose(0, 2, 3, 1).reshape(-1, FN)    # (N*OH*OW, FN), rows as in col
+
+        self.db = np.sum(dout, axis=0)                        # (FN,)
+        self.dW = (self.col.T @ dout).transpose(1, 0).reshape(FN, C, FH, FW)
+
+        dcol = dout @ self.col_W.T                            # (N*OH*OW, C*FH*FW)
+        return col2im(dcol, self.x.shape, FH, FW, self.stride, self.pad)
 
 
 class Pooling:
-    """Max pooling over pool_h x pool_w windows, per channel (channels never mix).
+    """Max pooling over pool_h x pool_w windows, per channel (channels never mix): im2col + max.
 
     x: (N, C, H, W) -> (N, C, OH, OW). ``stride`` defaults to the window size (non-overlapping
-    windows, as used everywhere in the book; the book's own signature defaults to 1). Padding, if
-    any, is filled with -inf so that a pad value can never be the maximum.
+    windows, as used everywhere in the book; the book's own signature defaults to 1).
 
-    Backward routes each output gradient to the position that held the maximum (argmax) and
-    gives the other positions zero.
+    Forward: im2col gives one row per (n, i, j) window position holding all C channels' windows;
+    reshaping to (-1, pool_h*pool_w) makes one row per (n, i, j, c) window; the row maximum is the
+    output, and its position ``arg_max`` is kept. The maxima come out in (N, OH, OW, C) order, so
+    the last step is a transpose to (N, C, OH, OW) — a plain reshape would scramble the channels.
+    Backward routes each output gradient to the position that held the maximum (the argmax) and
+    gives the other positions zero. Padding, if any, is filled with -inf (the book pads with 0),
+    so that a pad value can never be the maximum of a window of negative numbers.
+    ``common.fast.FastPooling`` computes the same numbers faster.
     """
 
     def __init__(self, pool_h: int, pool_w: int, stride: int | None = None, pad: int = 0) -> None:
@@ -410,64 +404,47 @@ class Pooling:
         self.pool_h, self.pool_w = pool_h, pool_w
         self.stride = pool_h if stride is None else stride
         self.pad = pad
-        self.x_shape: tuple[int, ...] | None = None
-        self.x: np.ndarray | None = None          # fast path: input and output, to find the argmax
-        self.out: np.ndarray | None = None
-        self.arg_max: np.ndarray | None = None    # general path: argmax of each window
+        self.x: np.ndarray | None = None
+        self.arg_max: np.ndarray | None = None
 
-    def _tiles(self, H: int, W: int) -> bool:
-        """True when the windows tile the image exactly (stride == window, no pad): the fast path."""
-        ph, pw = self.pool_h, self.pool_w
-        return self.stride == ph == pw and self.pad == 0 and H % ph == 0 and W % pw == 0
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
+    def _check_input(self, x: np.ndarray) -> None:
         _require_float("Pooling", x)
         if x.ndim != 4:
             raise ValueError(f"Pooling.forward expects (N, C, H, W); got {x.shape}")
-        N, C, H, W = x.shape
-        self.x_shape = x.shape
-        if self._tiles(H, W):
-            # Fast path, no im2col: the pixel at offset (dy, dx) of every window is the strided view
-            # x[:, :, dy::ph, dx::pw], shape (N, C, OH, OW); the maximum over the ph * pw offsets
-            # (4 for 2x2) is a running np.maximum. Backward needs x again to find the argmax.
-            ph, pw = self.pool_h, self.pool_w
-            out = x[:, :, 0::ph, 0::pw].copy()
-            for k in range(1, ph * pw):
-                np.maximum(out, x[:, :, k // pw::ph, k % pw::pw], out=out)
-            self.x, self.out, self.arg_max = x, out, None
-            return out
+
+    def _padded(self, x: np.ndarray) -> np.ndarray:
         p = self.pad
-        xp = np.pad(x, [(0, 0), (0, 0), (p, p), (p, p)], constant_values=-np.inf) if p else x
-        out_h = conv_output_size(H, self.pool_h, self.stride, p)
-        out_w = conv_output_size(W, self.pool_w, self.stride, p)
-        # each row of col: one window of one channel, pool_h * pool_w values
-        col = im2col(xp, self.pool_h, self.pool_w, self.stride, 0).reshape(-1, self.pool_h * self.pool_w)
-        self.arg_max = np.argmax(col, axis=1)
-        out = col[np.arange(col.shape[0]), self.arg_max]
-        return out.reshape(N, out_h, out_w, C).transpose(0, 3, 1, 2)
+        return np.pad(x, [(0, 0), (0, 0), (p, p), (p, p)], constant_values=-np.inf) if p else x
+
+    def output_shape(self, x_shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+        """(N, C, OH, OW) for an input of shape (N, C, H, W)."""
+        return (*x_shape[:2], *output_hw(x_shape, self.pool_h, self.pool_w, self.stride, self.pad))
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._check_input(x)
+        N, C, OH, OW = self.output_shape(x.shape)
+
+        col = im2col(self._padded(x), self.pool_h, self.pool_w, self.stride, 0)   # (N*OH*OW, C*PH*PW)
+        col = col.reshape(-1, self.pool_h * self.pool_w)                           # (N*OH*OW*C, PH*PW)
+
+        arg_max = np.argmax(col, axis=1)
+        out = np.max(col, axis=1)                                                  # (N*OH*OW*C,)
+        out = out.reshape(N, OH, OW, C).transpose(0, 3, 1, 2)                      # (N, C, OH, OW)
+
+        self.x, self.arg_max = x, arg_max
+        return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        N, C, H, W = self.x_shape
+        _check_dout("Pooling", dout, self.output_shape(self.x.shape))
+        N, C, H, W = self.x.shape
         p = self.pad
-        out_h = conv_output_size(H, self.pool_h, self.stride, p)
-        out_w = conv_output_size(W, self.pool_w, self.stride, p)
-        _check_dout("Pooling", dout, (N, C, out_h, out_w))
+        dout = dout.transpose(0, 2, 3, 1)                     # (N, OH, OW, C): the order of col's rows
+
         pool_size = self.pool_h * self.pool_w
-        if self._tiles(H, W):
-            # Each window's gradient goes to the FIRST offset holding its maximum (as argmax would):
-            # ``taken`` marks windows already served, so a tie (e.g. all zeros after ReLU) is counted once.
-            ph, pw = self.pool_h, self.pool_w
-            dx = np.empty((N, C, H, W), dtype=dout.dtype)
-            taken = np.zeros(dout.shape, dtype=bool)
-            for k in range(ph * pw):
-                first_max = (self.x[:, :, k // pw::ph, k % pw::pw] == self.out) & ~taken
-                taken |= first_max
-                dx[:, :, k // pw::ph, k % pw::pw] = dout * first_max
-            dx += 0                                            # -0.0 (negative * False) -> 0.0
-            return dx
-        d = dout.transpose(0, 2, 3, 1).ravel()                 # same order as the rows of col
-        dmax = np.zeros((d.size, pool_size), dtype=dout.dtype)
-        dmax[np.arange(d.size), self.arg_max] = d
-        dcol = dmax.reshape(N * out_h * out_w, C * pool_size)
+        dmax = np.zeros((dout.size, pool_size), dtype=dout.dtype)
+        dmax[np.arange(self.arg_max.size), self.arg_max.flatten()] = dout.flatten()
+        dmax = dmax.reshape(dout.shape + (pool_size,))       # (N, OH, OW, C, PH*PW)
+
+        dcol = dmax.reshape(dmax.shape[0] * dmax.shape[1] * dmax.shape[2], -1)   # (N*OH*OW, C*PH*PW)
         dx = col2im(dcol, (N, C, H + 2 * p, W + 2 * p), self.pool_h, self.pool_w, self.stride, 0)
         return dx[:, :, p:p + H, p:p + W] if p else dx

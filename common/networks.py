@@ -1,4 +1,5 @@
-"""The book's networks, built from ``common.layers`` (chapters 4-8).
+"""The book's networks: TwoLayerNet (4.5, 5.7), MultiLayerNet(Extend) (6.1-6.4), SimpleConvNet (7.5),
+DeepConvNet (8.1).
 
 Every network here is a plain stack of layers topped by ``SoftmaxWithLoss`` and offers the same
 methods, as in the book:
@@ -7,6 +8,8 @@ methods, as in the book:
 - ``loss(x, t, train_flg=False)``  mean cross-entropy (+ weight decay, if any)
 - ``accuracy(x, t)``               fraction of correct predictions, in batches
 - ``gradient(x, t)``               backpropagation: dict of dL/dparam, same keys as ``params``
+- ``loss_and_gradient(x, t)``      both at once (what the Trainer calls)
+- ``layer_outputs(x, train_flg)``  predict one layer at a time: yields (name, layer, output)
 - ``numerical_gradient(x, t)``     the slow check of ``gradient`` (chapter 4's method)
 - ``save_params(path)`` / ``load_params(path)``  ``.npz`` files, never pickle
 
@@ -15,6 +18,10 @@ could silently go stale.
 
 ``params`` maps names ("W1", "b1", "gamma1", ...) to the *same* arrays the layers use, so an
 optimizer that updates ``params`` in place updates the layers too.
+
+Layers: ``fast=True`` (the default) builds the network from ``common.fast``'s layers; ``fast=False``
+from the book's layers in ``common.layers``. Both compute the same numbers and save the same keys,
+so weights move freely between them.
 
 Networks hold a ``dtype`` (float64 by default, as the book; float32 for fast training) and cast
 float input to it. Integer input is refused with a ``TypeError``: images must be normalised first.
@@ -25,11 +32,12 @@ import inspect
 import json
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy
 
 from common.backend import np, to_device, to_host     # np is NumPy (or CuPy with DLFS_DEVICE=gpu)
+from common.fast import FastAffine, FastConvolution, FastPooling, FastRelu
 from common.functions import labels_from_targets
 from common.gradient import numerical_gradient as _numerical_gradient
 from common.io import atomic_savez, load_npz
@@ -37,7 +45,11 @@ from common.layers import (Affine, BatchNormalization, Convolution, Dropout, Poo
                            SoftmaxWithLoss)
 from common.util import conv_output_size
 
-ACTIVATIONS = {"relu": Relu, "sigmoid": Sigmoid}
+#: the layer classes a network is built from: the book's (``fast=False``) or common.fast's (the default)
+BOOK_LAYERS = {"Affine": Affine, "Convolution": Convolution, "Pooling": Pooling, "relu": Relu, "sigmoid": Sigmoid}
+FAST_LAYERS = {**BOOK_LAYERS, "Affine": FastAffine, "Convolution": FastConvolution, "Pooling": FastPooling,
+               "relu": FastRelu}
+ACTIVATIONS = ("relu", "sigmoid")
 METADATA_KEY = "__metadata__"
 
 
@@ -61,7 +73,7 @@ class Network:
     """Shared machinery: a list of named layers, a loss layer, parameter bookkeeping and I/O."""
 
     def __init__(self, dtype: Any = np.float64, seed: int | None = None, weight_decay_lambda: float = 0.0,
-                 weight_decay_type: str = "l2") -> None:
+                 weight_decay_type: str = "l2", fast: bool = True) -> None:
         if weight_decay_type not in ("l2", "l1"):
             raise ValueError(f"weight_decay_type must be 'l2' or 'l1', got {weight_decay_type!r}")
         self.weight_decay_type = weight_decay_type
@@ -73,7 +85,8 @@ class Network:
         self.params: dict[str, np.ndarray] = {}
         self.layers: dict[str, Any] = {}
         self.last_layer = SoftmaxWithLoss()
-        self.last_loss: float | None = None     # the loss of the latest gradient() call, penalty included
+        # the book's layers (fast=False) or their faster twins in common.fast (same numbers, same keys)
+        self.layer_classes = FAST_LAYERS if fast else BOOK_LAYERS
         # param name -> (layer, name of the gradient attribute on that layer)
         self._grad_source: dict[str, tuple[Any, str]] = {}
 
@@ -84,7 +97,7 @@ class Network:
     def _add_affine(self, i: int, n_in: int, n_out: int, std: float) -> None:
         W, b = self._weights((n_in, n_out), std), np.zeros(n_out, dtype=self.dtype)
         self.params[f"W{i}"], self.params[f"b{i}"] = W, b
-        layer = Affine(W, b)
+        layer = self.layer_classes["Affine"](W, b)
         self.layers[f"Affine{i}"] = layer
         self._grad_source[f"W{i}"], self._grad_source[f"b{i}"] = (layer, "dW"), (layer, "db")
 
@@ -93,7 +106,7 @@ class Network:
         W = self._weights((filter_num, n_channels, filter_size, filter_size), std)
         b = np.zeros(filter_num, dtype=self.dtype)
         self.params[f"W{i}"], self.params[f"b{i}"] = W, b
-        layer = Convolution(W, b, stride=stride, pad=pad)
+        layer = self.layer_classes["Convolution"](W, b, stride=stride, pad=pad)
         self.layers[f"Conv{i}"] = layer
         self._grad_source[f"W{i}"], self._grad_source[f"b{i}"] = (layer, "dW"), (layer, "db")
 
@@ -104,22 +117,44 @@ class Network:
         self.layers[f"BatchNorm{i}"] = layer
         self._grad_source[f"gamma{i}"], self._grad_source[f"beta{i}"] = (layer, "dgamma"), (layer, "dbeta")
 
+    def _activation(self, name: str) -> Any:
+        if name not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {list(ACTIVATIONS)}, got {name!r}")
+        return self.layer_classes[name]()
+
+    def _pooling(self) -> Any:
+        return self.layer_classes["Pooling"](2, 2, stride=2)
+
     # ---- forward / backward -------------------------------------------------------------------
-    def _as_input(self, x: np.ndarray) -> np.ndarray:
+    def prepare_input(self, x: np.ndarray) -> np.ndarray:
+        """The array the first layer receives: on the active device, in the network's dtype.
+
+        Integer input is refused (``TypeError``): images must be normalised to floats first.
+        """
         x = to_device(x)                                   # the host -> device edge (no-op on the CPU)
         if not numpy.issubdtype(x.dtype, numpy.floating):
             raise TypeError(f"{type(self).__name__} needs floating-point input, got dtype {x.dtype}; "
                             f"load MNIST with normalize=True or convert with x.astype(np.float32) / 255")
         return x.astype(self.dtype, copy=False)
 
-    def predict(self, x: np.ndarray, train_flg: bool = False) -> np.ndarray:
-        """Scores (N, C) for input x; ``train_flg`` switches Dropout and BatchNorm to training mode."""
-        x = self._as_input(x)
-        for layer in self.layers.values():
+    def layer_outputs(self, x: np.ndarray, train_flg: bool = False) -> Iterator[tuple[str, Any, np.ndarray]]:
+        """Run x through the layers one at a time, yielding (name, layer, output) after each.
+
+        This is :meth:`predict` with a look inside: shapes, activations and per-layer timings all
+        come from this one walk. ``train_flg`` switches Dropout and BatchNorm to training mode.
+        """
+        x = self.prepare_input(x)
+        for name, layer in self.layers.items():
             if isinstance(layer, (Dropout, BatchNormalization)):
                 x = layer.forward(x, train_flg)
             else:
                 x = layer.forward(x)
+            yield name, layer, x
+
+    def predict(self, x: np.ndarray, train_flg: bool = False) -> np.ndarray:
+        """Scores (N, C) for input x: the output of the last layer of :meth:`layer_outputs`."""
+        for _name, _layer, x in self.layer_outputs(x, train_flg):
+            pass
         return x
 
     def _weight_decay_loss(self) -> float:
@@ -147,15 +182,20 @@ class Network:
             correct += int(np.sum(scores.argmax(axis=1) == labels))
         return correct / len(x)
 
-    def gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
-        """Backpropagation: one forward (training mode) and one backward pass."""
-        self.last_loss = self.loss(x, t, train_flg=True)
+    def loss_and_gradient(self, x: np.ndarray, t: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
+        """Backpropagation: one forward pass (training mode) and one backward pass.
+
+        Returns the mini-batch loss (weight-decay penalty included) at the current parameters, and
+        a dict of dL/dparam with the same keys as ``params``. The Trainer uses this, so the loss it
+        records is the one the gradient was computed for, at no extra forward pass.
+        """
+        loss = self.loss(x, t, train_flg=True)
         dout = self.last_layer.backward(1.0)
         first, *rest = list(self.layers.values())
         for layer in reversed(rest):
             dout = layer.backward(dout)
-        # Nobody uses the gradient w.r.t. the input images, so the first layer may skip it (as
-        # frameworks do); a layer written without that option (a reader's own) computes it anyway.
+        # Nobody uses the gradient w.r.t. the input images, so a first layer that can skip it
+        # (common.fast's) does, as frameworks do; the book's layers compute it anyway.
         if "need_dx" in inspect.signature(first.backward).parameters:
             first.backward(dout, need_dx=False)
         else:
@@ -171,7 +211,24 @@ class Network:
                 else:
                     g = g + self.weight_decay_lambda * W                   # d/dW of (lambda/2) ||W||^2
             grads[key] = g
-        return grads
+        return loss, grads
+
+    def gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+        """dL/dparam for every parameter, by backpropagation (the book's ``gradient``)."""
+        return self.loss_and_gradient(x, t)[1]
+
+    def replace_layer(self, name: str, layer: Any) -> Any:
+        """Put ``layer`` in place of ``self.layers[name]``, keeping the layer order.
+
+        Its parameter gradients (dW/db, dgamma/dbeta) are read from the new layer from now on.
+        Used to plant a reader's buggy layer into a working network. Returns the old layer.
+        """
+        old = self.layers[name]
+        self.layers[name] = layer
+        for key, (owner, attr) in self._grad_source.items():
+            if owner is old:
+                self._grad_source[key] = (layer, attr)
+        return old
 
     def numerical_gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
         """Central-difference gradient of the training-mode loss for every parameter (slow!)."""
@@ -247,12 +304,12 @@ class TwoLayerNet(Network):
     """
 
     def __init__(self, input_size: int, hidden_size: int, output_size: int, weight_init_std: float | str = 0.01,
-                 activation: str = "relu", dtype: Any = np.float64, seed: int | None = None) -> None:
-        super().__init__(dtype=dtype, seed=seed)
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+                 activation: str = "relu", dtype: Any = np.float64, seed: int | None = None,
+                 fast: bool = True) -> None:
+        super().__init__(dtype=dtype, seed=seed, fast=fast)
+        activation_layer = self._activation(activation)
         self._add_affine(1, input_size, hidden_size, init_scale(weight_init_std, input_size))
-        self.layers["Activation1"] = ACTIVATIONS[activation]()
+        self.layers["Activation1"] = activation_layer
         self._add_affine(2, hidden_size, output_size, init_scale(weight_init_std, hidden_size))
 
 
@@ -269,11 +326,10 @@ class MultiLayerNet(Network):
                  activation: str = "relu", weight_init_std: float | str = "he", weight_decay_lambda: float = 0.0,
                  dtype: Any = np.float64, seed: int | None = None,
                  use_dropout: bool = False, dropout_ratio: float = 0.5, dropout_mode: str = "book",
-                 use_batchnorm: bool = False, weight_decay_type: str = "l2") -> None:
+                 use_batchnorm: bool = False, weight_decay_type: str = "l2", fast: bool = True) -> None:
         super().__init__(dtype=dtype, seed=seed, weight_decay_lambda=weight_decay_lambda,
-                         weight_decay_type=weight_decay_type)
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+                         weight_decay_type=weight_decay_type, fast=fast)
+        self._activation(activation)                    # fail early on an unknown name
         self.hidden_size_list = list(hidden_size_list)
         sizes = [input_size, *self.hidden_size_list, output_size]
         for i in range(1, len(sizes)):
@@ -282,7 +338,7 @@ class MultiLayerNet(Network):
                 break                                   # the last Affine feeds SoftmaxWithLoss directly
             if use_batchnorm:
                 self._add_batchnorm(i, sizes[i])
-            self.layers[f"Activation{i}"] = ACTIVATIONS[activation]()
+            self.layers[f"Activation{i}"] = self._activation(activation)
             if use_dropout:
                 self.layers[f"Dropout{i}"] = Dropout(dropout_ratio, mode=dropout_mode, rng=self.rng)
 
@@ -299,12 +355,12 @@ class MultiLayerNetExtend(MultiLayerNet):
                  activation: str = "relu", weight_init_std: float | str = "he", weight_decay_lambda: float = 0.0,
                  use_dropout: bool = False, dropout_ratio: float = 0.5, use_batchnorm: bool = False,
                  dropout_mode: str = "book", weight_decay_type: str = "l2", dtype: Any = np.float64,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, fast: bool = True) -> None:
         super().__init__(input_size, hidden_size_list, output_size, activation=activation,
                          weight_init_std=weight_init_std, weight_decay_lambda=weight_decay_lambda,
                          dtype=dtype, seed=seed, use_dropout=use_dropout, dropout_ratio=dropout_ratio,
                          dropout_mode=dropout_mode, use_batchnorm=use_batchnorm,
-                         weight_decay_type=weight_decay_type)
+                         weight_decay_type=weight_decay_type, fast=fast)
 
 
 class SimpleConvNet(Network):
@@ -317,8 +373,8 @@ class SimpleConvNet(Network):
 
     def __init__(self, input_dim: tuple[int, int, int] = (1, 28, 28), conv_param: dict | None = None,
                  hidden_size: int = 100, output_size: int = 10, weight_init_std: float | str = 0.01,
-                 dtype: Any = np.float64, seed: int | None = None) -> None:
-        super().__init__(dtype=dtype, seed=seed)
+                 dtype: Any = np.float64, seed: int | None = None, fast: bool = True) -> None:
+        super().__init__(dtype=dtype, seed=seed, fast=fast)
         cp = {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1, **(conv_param or {})}
         C, H, W = input_dim
         fn, fs = cp["filter_num"], cp["filter_size"]
@@ -327,10 +383,10 @@ class SimpleConvNet(Network):
         pool_h, pool_w = conv_output_size(conv_h, 2, 2), conv_output_size(conv_w, 2, 2)
         pool_output_size = fn * pool_h * pool_w
         self._add_conv(1, C, fn, fs, cp["stride"], cp["pad"], init_scale(weight_init_std, C * fs * fs))
-        self.layers["Relu1"] = Relu()
-        self.layers["Pool1"] = Pooling(2, 2, stride=2)
+        self.layers["Relu1"] = self._activation("relu")
+        self.layers["Pool1"] = self._pooling()
         self._add_affine(2, pool_output_size, hidden_size, init_scale(weight_init_std, pool_output_size))
-        self.layers["Relu2"] = Relu()
+        self.layers["Relu2"] = self._activation("relu")
         self._add_affine(3, hidden_size, output_size, init_scale(weight_init_std, hidden_size))
 
 
@@ -355,21 +411,22 @@ class DeepConvNet(Network):
     def __init__(self, input_dim: tuple[int, int, int] = (1, 28, 28),
                  conv_params: Sequence[tuple[int, int, int, int]] = DEEP_CONV_PARAMS,
                  hidden_size: int = 50, output_size: int = 10, dropout_ratio: float = 0.5,
-                 dropout_mode: str = "book", dtype: Any = np.float64, seed: int | None = None) -> None:
-        super().__init__(dtype=dtype, seed=seed)
+                 dropout_mode: str = "book", dtype: Any = np.float64, seed: int | None = None,
+                 fast: bool = True) -> None:
+        super().__init__(dtype=dtype, seed=seed, fast=fast)
         if len(conv_params) != 6:
             raise ValueError(f"DeepConvNet has 6 conv layers; got {len(conv_params)} conv_params")
         C, H, W = input_dim
         for i, (fn, fs, pad, stride) in enumerate(conv_params, start=1):
             self._add_conv(i, C, fn, fs, stride, pad, init_scale("he", C * fs * fs))
-            self.layers[f"Relu{i}"] = Relu()
+            self.layers[f"Relu{i}"] = self._activation("relu")
             H, W, C = conv_output_size(H, fs, stride, pad), conv_output_size(W, fs, stride, pad), fn
             if i % 2 == 0:
-                self.layers[f"Pool{i // 2}"] = Pooling(2, 2, stride=2)
+                self.layers[f"Pool{i // 2}"] = self._pooling()
                 H, W = conv_output_size(H, 2, 2), conv_output_size(W, 2, 2)
         flat = C * H * W
         self._add_affine(7, flat, hidden_size, init_scale("he", flat))
-        self.layers["Relu7"] = Relu()
+        self.layers["Relu7"] = self._activation("relu")
         self.layers["Dropout7"] = Dropout(dropout_ratio, mode=dropout_mode, rng=self.rng)
         self._add_affine(8, hidden_size, output_size, init_scale("he", hidden_size))
         self.layers["Dropout8"] = Dropout(dropout_ratio, mode=dropout_mode, rng=self.rng)

@@ -1,4 +1,8 @@
-"""A mini-batch training loop (book section 6.x's Trainer, rewritten).
+"""A mini-batch training loop: the book's Trainer (section 6.x, ``common/trainer.py`` there), rewritten.
+
+The network contract: ``params`` (dict of arrays), ``loss_and_gradient(x, t)`` — or the book's
+``gradient(x, t)`` and ``loss(x, t)`` —, ``accuracy(x, t)``, and for checkpoints ``state_dict()`` /
+``load_state_dict(...)``.
 
 One epoch = one pass over the shuffled training set in mini-batches. After each epoch the
 network is evaluated on (at most ``evaluate_sample_num_per_epoch`` samples of) the training and
@@ -25,7 +29,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from common.io import atomic_savez, load_npz
-from common.optimizers import make_optimizer
+from common.optimizer import make_optimizer
 
 
 @dataclass
@@ -61,13 +65,13 @@ class Trainer:
     """Train ``network`` with mini-batch gradient descent.
 
     x_train: (N, ...) float; t_train: (N,) labels or (N, C) one-hot; likewise the test set.
-    optimizer: a name from ``common.optimizers.OPTIMIZERS`` (with ``optimizer_param``) or an
+    optimizer: a name from ``common.optimizer.OPTIMIZERS`` (with ``optimizer_param``) or an
                optimizer object.
     evaluate_sample_num_per_epoch: evaluate accuracies on this many samples (None: all of them).
     seed: seeds the per-epoch shuffling and the evaluation subset.
     progress: show a tqdm progress bar (one line, updated in place).
     augment: optional ``augment(x_batch, rng) -> x_batch`` applied to every training mini-batch
-             (e.g. ``common.augment.shift_and_rotate``); it draws from the trainer's generator, so
+             (e.g. ``chapters.ch08.augment.shift_and_rotate``); it draws from the trainer's generator, so
              checkpoints restore it too.
     on_epoch_end: optional ``callback(trainer)`` after each epoch's evaluation (logging).
     checkpoint_path: an ``.npz`` file to checkpoint to (None: no checkpoints);
@@ -125,10 +129,20 @@ class Trainer:
         return np.sort(self.rng.choice(n, size=k, replace=False))
 
     def train_step(self, x_batch: np.ndarray, t_batch: np.ndarray) -> float:
-        """One gradient computation and one parameter update; returns the mini-batch loss."""
-        grads = self.network.gradient(x_batch, t_batch)
+        """One gradient computation and one parameter update; returns the mini-batch loss.
+
+        The loss is the one at the parameters the gradient was taken at (before the update). A
+        network with ``loss_and_gradient(x, t)`` (every network in ``common.networks``) gives both in
+        one pass; any other network — the book's own classes — needs ``gradient(x, t)`` and
+        ``loss(x, t)``, and costs one extra forward pass.
+        """
+        if hasattr(self.network, "loss_and_gradient"):
+            loss, grads = self.network.loss_and_gradient(x_batch, t_batch)
+        else:
+            grads = self.network.gradient(x_batch, t_batch)
+            loss = self.network.loss(x_batch, t_batch)
         self.optimizer.update(self.network.params, grads)
-        loss = float(self.network.last_loss)   # computed by gradient()
+        loss = float(loss)
         if not math.isfinite(loss):
             lr = getattr(self.optimizer, "lr", "?")
             raise FloatingPointError(

@@ -1,4 +1,4 @@
-"""Array plumbing for convolution (im2col / col2im) and small data utilities (book chapters 6-7).
+"""im2col / col2im and conv_output_size (section 7.4), shuffle_dataset and smooth_curve (chapter 6's utilities).
 
 Shapes follow the book: images are (N, C, H, W); a filter bank is (FN, C, FH, FW).
 """
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy
 
-from common.backend import as_strided, np     # np is NumPy (or CuPy with DLFS_DEVICE=gpu)
+from common.backend import np     # np is NumPy (or CuPy with DLFS_DEVICE=gpu)
 
 
 def conv_output_size(input_size: int, filter_size: int, stride: int = 1, pad: int = 0) -> int:
@@ -33,36 +33,52 @@ def conv_output_size(input_size: int, filter_size: int, stride: int = 1, pad: in
     return span // stride + 1
 
 
+def output_hw(input_shape: tuple[int, ...], filter_h: int, filter_w: int, stride: int = 1,
+              pad: int = 0) -> tuple[int, int]:
+    """(OH, OW): how many filter positions fit down and across an (N, C, H, W) input."""
+    H, W = input_shape[-2:]
+    return conv_output_size(H, filter_h, stride, pad), conv_output_size(W, filter_w, stride, pad)
+
+
+def _check_cols(who: str, cols: np.ndarray, expected: tuple[int, int], input_shape: tuple[int, ...],
+                filter_h: int, filter_w: int, stride: int, pad: int) -> None:
+    if cols.shape != expected:
+        raise ValueError(f"{who}: cols has shape {cols.shape} but input_shape {tuple(input_shape)} with a "
+                         f"{filter_h}x{filter_w} filter, stride {stride}, pad {pad} needs {expected}")
+
+
 def _check_images(x: np.ndarray, who: str) -> None:
     if x.ndim != 4:
         raise ValueError(f"{who} expects images of shape (N, C, H, W); got an array of shape {x.shape}")
 
 
 def im2col(input_data: np.ndarray, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0) -> np.ndarray:
-    """Unfold every filter-sized patch of a batch of images into one row of a matrix.
+    """Unfold every filter-sized patch of a batch of images into one row of a matrix (section 7.4.3).
 
     input_data: (N, C, H, W)
     returns col: (N * OH * OW, C * FH * FW). Row (n, i, j) holds the patch whose top-left corner is
                  at (i * stride, j * stride) of image n, ordered channel, then row, then column —
                  so that ``col @ W.reshape(FN, -1).T`` is the convolution.
 
-    How: ``as_strided`` builds a 6-D *view* windows[n, i, j, c, y, x] = img[n, c, i*S + y, j*S + x]
-    without copying anything (a pixel appears in up to FH*FW windows, but is stored once). The final
-    ``reshape`` to 2-D makes the one copy the matrix product needs. There is no Python loop over
-    output positions.
+    The loop runs over the FH * FW *kernel offsets* (9 for a 3x3 filter), not over the OH * OW
+    output positions: the pixel at offset (y, x) of every patch, for all images and channels at
+    once, is the strided slice img[:, :, y : y + stride*OH : stride, x : x + stride*OW : stride]
+    of shape (N, C, OH, OW). More output dimensions need no more loops — the slice covers them all.
     """
     _check_images(input_data, "im2col")
     N, C, H, W = input_data.shape
-    out_h = conv_output_size(H, filter_h, stride, pad)
-    out_w = conv_output_size(W, filter_w, stride, pad)
-    img = np.pad(input_data, [(0, 0), (0, 0), (pad, pad), (pad, pad)]) if pad else np.ascontiguousarray(input_data)
-    s_n, s_c, s_h, s_w = img.strides
-    windows = as_strided(
-        img,
-        shape=(N, out_h, out_w, C, filter_h, filter_w),
-        strides=(s_n, s_h * stride, s_w * stride, s_c, s_h, s_w),
-    )
-    return windows.reshape(N * out_h * out_w, C * filter_h * filter_w)
+    out_h, out_w = output_hw(input_data.shape, filter_h, filter_w, stride, pad)
+
+    img = np.pad(input_data, [(0, 0), (0, 0), (pad, pad), (pad, pad)], "constant")
+    col = np.zeros((N, C, filter_h, filter_w, out_h, out_w), dtype=input_data.dtype)
+    for y in range(filter_h):
+        y_max = y + stride * out_h
+        for x in range(filter_w):
+            x_max = x + stride * out_w
+            col[:, :, y, x, :, :] = img[:, :, y:y_max:stride, x:x_max:stride]   # (N, C, OH, OW)
+
+    # (N, C, FH, FW, OH, OW) -> (N, OH, OW, C, FH, FW): one row per output position
+    return col.transpose(0, 4, 5, 1, 2, 3).reshape(N * out_h * out_w, -1)
 
 
 def col2im(col: np.ndarray, input_shape: tuple[int, int, int, int], filter_h: int, filter_w: int,
@@ -77,12 +93,9 @@ def col2im(col: np.ndarray, input_shape: tuple[int, int, int, int], filter_h: in
     3x3 filter) and add one strided slab per offset.
     """
     N, C, H, W = input_shape
-    out_h = conv_output_size(H, filter_h, stride, pad)
-    out_w = conv_output_size(W, filter_w, stride, pad)
-    expected = (N * out_h * out_w, C * filter_h * filter_w)
-    if col.shape != expected:
-        raise ValueError(f"col2im: col has shape {col.shape} but input_shape {tuple(input_shape)} with a "
-                         f"{filter_h}x{filter_w} filter, stride {stride}, pad {pad} needs {expected}")
+    out_h, out_w = output_hw(input_shape, filter_h, filter_w, stride, pad)
+    _check_cols("col2im", col, (N * out_h * out_w, C * filter_h * filter_w), input_shape,
+                filter_h, filter_w, stride, pad)
     col6 = col.reshape(N, out_h, out_w, C, filter_h, filter_w)
     img = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=col.dtype)
     for y in range(filter_h):
@@ -94,60 +107,12 @@ def col2im(col: np.ndarray, input_shape: tuple[int, int, int, int], filter_h: in
     return img[:, :, pad:pad + H, pad:pad + W]
 
 
-def unfold(x: np.ndarray, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0) -> np.ndarray:
-    """im2col, transposed and built directly: (N, C, H, W) -> (C * FH * FW, N * OH * OW).
-
-    ``unfold(x) == im2col(x).T``, but laid out the way the fast convolution's matrix product wants
-    it: one *row* per (channel, kernel row, kernel column), one *column* per output position. The
-    strided view cols[c, y, x, n, i, j] = img[n, c, i*S + y, j*S + x] is copied once by
-    ``reshape``; its innermost axis runs along an image row, so the copy moves long contiguous runs
-    instead of the 3-element snippets a (N*OH*OW, C*FH*FW) layout would.
-    """
-    _check_images(x, "unfold")
-    N, C, H, W = x.shape
-    out_h = conv_output_size(H, filter_h, stride, pad)
-    out_w = conv_output_size(W, filter_w, stride, pad)
-    img = np.pad(x, [(0, 0), (0, 0), (pad, pad), (pad, pad)]) if pad else np.ascontiguousarray(x)
-    s_n, s_c, s_h, s_w = img.strides
-    cols = as_strided(
-        img,
-        shape=(C, filter_h, filter_w, N, out_h, out_w),
-        strides=(s_c, s_h, s_w, s_n, s_h * stride, s_w * stride),
-    )
-    return cols.reshape(C * filter_h * filter_w, N * out_h * out_w)
-
-
-def fold(cols: np.ndarray, input_shape: tuple[int, int, int, int], filter_h: int, filter_w: int,
-         stride: int = 1, pad: int = 0) -> np.ndarray:
-    """The adjoint of :func:`unfold` (= col2im of the transpose): (C*FH*FW, N*OH*OW) -> (N, C, H, W).
-
-    Overlapping patches *add*. One strided slab per kernel offset (9 for 3x3), each a
-    (C, N, OH, OW) block whose rows are contiguous.
-    """
-    N, C, H, W = input_shape
-    out_h = conv_output_size(H, filter_h, stride, pad)
-    out_w = conv_output_size(W, filter_w, stride, pad)
-    expected = (C * filter_h * filter_w, N * out_h * out_w)
-    if cols.shape != expected:
-        raise ValueError(f"fold: cols has shape {cols.shape} but input_shape {tuple(input_shape)} with a "
-                         f"{filter_h}x{filter_w} filter, stride {stride}, pad {pad} needs {expected}")
-    c6 = cols.reshape(C, filter_h, filter_w, N, out_h, out_w)
-    img = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=cols.dtype)
-    img_cn = img.transpose(1, 0, 2, 3)                  # a (C, N, H, W) view of the same memory
-    for y in range(filter_h):
-        y_end = y + stride * out_h
-        for x in range(filter_w):
-            img_cn[:, :, y:y_end:stride, x:x + stride * out_w:stride] += c6[:, y, x]
-    return img[:, :, pad:pad + H, pad:pad + W]
-
-
 def shuffle_dataset(x: np.ndarray, t: np.ndarray, rng: numpy.random.Generator | int | None = None
                     ) -> tuple[np.ndarray, np.ndarray]:
     """Return copies of (x, t) with their first axes permuted by the same random permutation."""
     if len(x) != len(t):
         raise ValueError(f"shuffle_dataset: x has {len(x)} samples but t has {len(t)}")
-    rng = rng if isinstance(rng, numpy.random.Generator) else numpy.random.default_rng(rng)
-    perm = rng.permutation(len(x))
+    perm = numpy.random.default_rng(rng).permutation(len(x))      # a Generator passes through unchanged
     return x[perm], t[perm]
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from common.config import WEIGHTS_DIR
+from common.io import atomic_write_text
 from common.trainer import Trainer
 from dataset.mnist import load_mnist
 
@@ -66,9 +67,7 @@ def finish(name: str, net: Any, trainer: Trainer, x_test: np.ndarray, t_test: np
         **extra,
     }
     net.save_params(out / f"{name}.npz", metadata=meta)
-    tmp = out / f"{name}.json.part"
-    tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    tmp.replace(out / f"{name}.json")
+    atomic_write_text(out / f"{name}.json", json.dumps(meta, indent=2, sort_keys=True) + "\n")
     print(f"[{name}] test accuracy {acc:.4f}; wrote {out / (name + '.npz')} in {time.strftime('%H:%M:%S')}",
           flush=True)
     return meta

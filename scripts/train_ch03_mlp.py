@@ -16,14 +16,12 @@ two on a laptop.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 
 import numpy as np
 
-from common.config import WEIGHTS_DIR
-from common.inference import WEIGHTS_PATH, build_mlp
+from chapters.ch03 import WEIGHTS_PATH, build_mlp
+from common.io import atomic_write_text
 from common.trainer import Trainer
 from dataset.mnist import load_mnist
 
@@ -33,15 +31,6 @@ BATCH_SIZE = 100
 OPTIMIZER = "adam"
 LR = 0.001
 WEIGHT_INIT = "xavier"          # std sqrt(1 / fan_in), suited to sigmoid
-
-
-def write_json_atomically(path, record: dict) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
-    with os.fdopen(fd, "w") as f:
-        json.dump(record, f, indent=2, sort_keys=True)
-        f.write("\n")
-    os.chmod(tmp, 0o644)             # mkstemp creates files readable by their owner only
-    os.replace(tmp, path)
 
 
 def main() -> None:
@@ -78,10 +67,8 @@ def main() -> None:
         "numpy": np.__version__,
         "script": "scripts/train_ch03_mlp.py",
     }
-    WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
     net.save_params(WEIGHTS_PATH, metadata=record)
-    os.chmod(WEIGHTS_PATH, 0o644)
-    write_json_atomically(WEIGHTS_PATH.with_suffix(".json"), record)
+    atomic_write_text(WEIGHTS_PATH.with_suffix(".json"), json.dumps(record, indent=2, sort_keys=True) + "\n")
     print(f"test accuracy {test_acc:.4f} (train {train_acc:.4f}); wrote {WEIGHTS_PATH} "
           f"and {WEIGHTS_PATH.with_suffix('.json').name}")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from _training import train_and_save
 
-from common.augment import shift_and_rotate
+from chapters.ch08.augment import shift_and_rotate
 from common.networks import DeepConvNet
 
 if __name__ == "__main__":

@@ -1,20 +1,10 @@
-"""Helpers for the gradient-check tests: numerical derivatives at chosen indices, and an error measure."""
+"""Helpers for the gradient-check tests: numerical derivatives at chosen indices (the error measure is
+``common.gradient.rel_error``)."""
 from __future__ import annotations
 
 from typing import Callable, Iterable
 
 import numpy as np
-
-
-def rel_error(a: np.ndarray, b: np.ndarray, floor: float = 1e-8) -> float:
-    """||a - b|| / max(||a|| + ||b||, floor): scale-free, so a factor-N bug gives about 0.5.
-
-    The floor treats two gradients that are both ~0 (e.g. a bias followed by batch norm, which
-    cancels it exactly) as equal instead of dividing rounding noise by rounding noise.
-    """
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    denom = max(float(np.linalg.norm(a) + np.linalg.norm(b)), floor)
-    return float(np.linalg.norm(a - b) / denom)
 
 
 def sample_indices(shape: tuple[int, ...], k: int, rng: np.random.Generator) -> list[tuple[int, ...]]:

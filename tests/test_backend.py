@@ -75,7 +75,7 @@ SCRIPT = textwrap.dedent('''
     import numpy
     import common.backend as B
     from common.networks import SimpleConvNet
-    from common.optimizers import Adam
+    from common.optimizer import Adam
     rng = numpy.random.default_rng(0)
     x = rng.random((8, 1, 12, 12)).astype(numpy.float32)
     t = rng.integers(0, 10, 8)

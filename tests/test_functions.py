@@ -1,8 +1,17 @@
 import numpy as np
 import pytest
 
-from common.functions import (cross_entropy_error, identity_function, relu, relu_grad, sigmoid, sigmoid_grad,
-                              softmax, step_function, sum_squared_error)
+from common.functions import (
+    cross_entropy_error,
+    identity_function,
+    relu,
+    relu_grad,
+    sigmoid,
+    sigmoid_grad,
+    softmax,
+    step_function,
+    sum_squared_error,
+)
 from common.gradient import numerical_gradient
 
 

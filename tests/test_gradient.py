@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from common.gradient import gradient_descent, numerical_diff, numerical_gradient
+from common.gradient import gradient_check, gradient_descent, numerical_diff, numerical_gradient, rel_error
+from common.networks import TwoLayerNet
 
 
 def test_numerical_diff_central_difference():
@@ -47,3 +48,21 @@ def test_gradient_descent_does_not_mutate_start_and_returns_path():
 def test_gradient_descent_rejects_integer_start():
     with pytest.raises(TypeError):
         gradient_descent(lambda v: float(np.sum(v ** 2)), np.array([-3, 4]))
+
+
+def test_rel_error():
+    a = np.array([1.0, 2.0, 3.0])
+    assert rel_error(a, a) == 0.0
+    assert rel_error(a, 2 * a) == pytest.approx(1 / 3)
+    assert rel_error(a, np.zeros(3)) == pytest.approx(1.0)
+    assert rel_error(np.zeros(3), np.zeros(3)) == 0.0
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
+def test_gradient_check_passes_for_the_real_network(activation):
+    rng = np.random.default_rng(0)
+    x, t = rng.random((5, 6)), rng.integers(0, 3, size=5)
+    net = TwoLayerNet(6, 4, 3, weight_init_std=0.5, activation=activation, seed=1)
+    errors = gradient_check(net, x, t)
+    assert set(errors) == {"W1", "b1", "W2", "b2"}
+    assert max(errors.values()) < 1e-6

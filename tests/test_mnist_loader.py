@@ -23,14 +23,31 @@ import pytest
 from dataset import mnist
 
 try:
-    from conftest_mnist_helpers import (FileServer, SyntheticMnist, assert_same_arrays, gz_files,
-                                        make_synthetic, mnist_pkl_contents, py2_style_pickle,
-                                        sha256_of, write_gz_folder, write_wheel)
+    from conftest_mnist_helpers import (
+        FileServer,
+        SyntheticMnist,
+        assert_same_arrays,
+        gz_files,
+        make_synthetic,
+        mnist_pkl_contents,
+        py2_style_pickle,
+        sha256_of,
+        write_gz_folder,
+        write_wheel,
+    )
 except ImportError:  # if tests/ ever becomes a package
-    from tests.conftest_mnist_helpers import (FileServer, SyntheticMnist, assert_same_arrays,
-                                              gz_files, make_synthetic, mnist_pkl_contents,
-                                              py2_style_pickle, sha256_of, write_gz_folder,
-                                              write_wheel)
+    from tests.conftest_mnist_helpers import (
+        FileServer,
+        SyntheticMnist,
+        assert_same_arrays,
+        gz_files,
+        make_synthetic,
+        mnist_pkl_contents,
+        py2_style_pickle,
+        sha256_of,
+        write_gz_folder,
+        write_wheel,
+    )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REAL_CACHE = mnist.cache_path()  # where load_mnist() looks, as the environment sets it

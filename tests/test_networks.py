@@ -1,11 +1,11 @@
 """Backprop gradients of every network against numerical gradients (float64), dtype and save/load."""
 import numpy as np
 import pytest
+from gradcheck import numerical_at, sample_indices
 
-from gradcheck import numerical_at, rel_error, sample_indices
+from common.gradient import rel_error
 from common.layers import Dropout
-from common.networks import (DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, TwoLayerNet,
-                             init_scale)
+from common.networks import DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, TwoLayerNet, init_scale
 
 TOL = 1e-5
 

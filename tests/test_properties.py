@@ -4,14 +4,16 @@ Bounded (few examples, small arrays, no deadline) so the whole file runs in seco
 """
 import numpy as np
 import pytest
+from gradcheck import numerical_at, sample_indices
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gradcheck import numerical_at, rel_error, sample_indices
+from common.fast import fold, unfold
 from common.functions import cross_entropy_error, softmax
+from common.gradient import rel_error
 from common.layers import Affine, BatchNormalization, Convolution, Dropout, Pooling, Relu, Sigmoid, SoftmaxWithLoss
-from common.optimizers import OPTIMIZERS, make_optimizer
-from common.util import col2im, conv_output_size, fold, im2col, unfold
+from common.optimizer import OPTIMIZERS, make_optimizer
+from common.util import col2im, conv_output_size, im2col
 
 FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 dtypes = st.sampled_from([np.float32, np.float64])

@@ -60,8 +60,8 @@ CH02_MOVES = [
 
 
 def test_ch02_moves_are_what_the_library_says():
-    """The expectations above, checked against common.perceptron itself (no browser)."""
-    from common.perceptron import match_gate, perceptron_outputs
+    """The expectations above, checked against chapters.ch02 itself (no browser)."""
+    from chapters.ch02 import match_gate, perceptron_outputs
     w = dict(zip(("w1", "w2", "b"), CH02_START[:3]))
     assert match_gate(perceptron_outputs(*w.values())) == CH02_START[3]
     for slider, key, presses, readout, gate in CH02_MOVES:

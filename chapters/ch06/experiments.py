@@ -1,17 +1,18 @@
-"""The experiments of chapter 6, as plain functions (book sections 6.1.8-6.5).
+"""The MNIST experiments of the chapter 6 notebook, as plain functions (book sections 6.1.8-6.5).
 
 Each experiment returns plain data (arrays, dicts, ``History`` objects) and has a matching figure
 function that returns a Matplotlib ``Figure``. The notebook runs the experiment once, draws it, and
 asserts what the text claims; slider callbacks read those stored results instead of retraining.
 
-Sections:
+Book sections:
 
-- iteration-budgeted training on random mini-batches (the book's optimizer and init comparisons)
-- hidden-layer activation histograms for several weight scales (6.2)
-- per-layer statistics: activation spread and gradient norms (6.2, 6.3)
-- Batch Normalization vs none across weight scales (6.3.2)
-- overfitting, weight decay and dropout runs (6.4)
-- validation split, random search and random-vs-grid search (6.5)
+- 6.1.8, 6.2.4  iteration-budgeted training on random mini-batches: the optimizer and the initial
+                weight comparisons on MNIST
+- 6.2.2-6.2.3   hidden-layer activation histograms for several weight scales
+- 6.2, 6.3      per-layer statistics of a network: activation spread and gradient norms
+- 6.3.2         Batch Normalization vs none across weight scales
+- 6.4           overfitting, weight decay (L2, and L1 for comparison) and dropout runs
+- 6.5           validation split, random search and random-vs-grid search
 """
 from __future__ import annotations
 
@@ -22,11 +23,11 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from common.plots import axes_for
+from chapters.figures import axes_for
 from common.functions import relu, sigmoid
 from common.layers import Affine, BatchNormalization, Dropout
 from common.networks import MultiLayerNet, MultiLayerNetExtend, init_scale
-from common.optimizers import make_optimizer
+from common.optimizer import make_optimizer
 from common.trainer import History, Trainer
 from common.util import smooth_curve
 
@@ -44,9 +45,9 @@ def train_iterations(network: Any, optimizer: Any, x: np.ndarray, t: np.ndarray,
     losses = np.empty(iters)
     for i in range(iters):
         idx = rng.integers(0, len(x), size=batch_size)
-        grads = network.gradient(x[idx], t[idx])
+        loss, grads = network.loss_and_gradient(x[idx], t[idx])
         optimizer.update(network.params, grads)
-        losses[i] = float(network.last_loss)   # computed by gradient()
+        losses[i] = float(loss)
         if not np.isfinite(losses[i]):
             raise FloatingPointError(f"train_iterations: loss became {losses[i]} at iteration {i}")
     return losses
@@ -222,18 +223,13 @@ def activation_spread_table(activations: Sequence[str] = ("sigmoid", "tanh", "re
 def affine_output_stds(network: Any, x: np.ndarray, train_flg: bool = True) -> list[float]:
     """Standard deviation of what enters each activation: the output of each Affine (after BN, if any).
 
-    Walks ``network.layers`` in order; the last Affine (the scores) is included.
+    x: (N, D) inputs. One value per Affine layer, in order; the last one (the scores) is included.
     """
-    out = []
-    h = network._as_input(x)
-    layers = list(network.layers.values())
-    for k, layer in enumerate(layers):
-        h = layer.forward(h, train_flg) if isinstance(layer, (Dropout, BatchNormalization)) else layer.forward(h)
-        nxt = layers[k + 1] if k + 1 < len(layers) else None
-        if isinstance(layer, BatchNormalization) or (isinstance(layer, Affine)
-                                                     and not isinstance(nxt, BatchNormalization)):
-            out.append(float(np.std(h)))
-    return out
+    walk = [(layer, h) for _name, layer, h in network.layer_outputs(x, train_flg)]
+    following = [layer for layer, _h in walk[1:]] + [None]
+    return [float(np.std(h)) for (layer, h), nxt in zip(walk, following)
+            if isinstance(layer, BatchNormalization)
+            or (isinstance(layer, Affine) and not isinstance(nxt, BatchNormalization))]
 
 
 def weight_gradient_norms(network: Any, x: np.ndarray, t: np.ndarray) -> list[float]:
@@ -260,8 +256,8 @@ def train_epochs(network: Any, optimizer: Any, x: np.ndarray, t: np.ndarray, epo
         for i in range(0, len(x), batch_size):
             idx = order[i:i + batch_size]
             with np.errstate(over="ignore", invalid="ignore"):
-                grads = network.gradient(x[idx], t[idx])
-            if not np.isfinite(network.last_layer.loss) or not all(np.all(np.isfinite(g)) for g in grads.values()):
+                loss, grads = network.loss_and_gradient(x[idx], t[idx])
+            if not np.isfinite(loss) or not all(np.all(np.isfinite(g)) for g in grads.values()):
                 return acc
             optimizer.update(network.params, grads)
         acc[e] = network.accuracy(x, t)
@@ -366,9 +362,16 @@ def plot_history(history: History, title: str | None = None, ax: Axes | None = N
     return fig
 
 
-def _history_status(label: str, h: History) -> str:
-    return (f"{label}: train {h.train_acc[-1]:.3f}, test {h.test_acc[-1]:.3f}, "
-            f"gap {h.train_acc[-1] - h.test_acc[-1]:.3f}")
+def _show_run(results: dict[Any, History], key: Any, label: str) -> Figure:
+    """Draw the precomputed run ``results[key]`` titled with its status line, and print that line."""
+    if key not in results:
+        raise KeyError(f"no precomputed run for {label} ({key!r}); have {sorted(results)}")
+    h = results[key]
+    status = (f"{label}: train {h.train_acc[-1]:.3f}, test {h.test_acc[-1]:.3f}, "
+              f"gap {h.train_acc[-1] - h.test_acc[-1]:.3f}")
+    fig = plot_history(h, status)
+    print(status)
+    return fig
 
 
 def show_weight_decay_run(results: dict[tuple[str, float], History], penalty: str = "l2",
@@ -377,24 +380,15 @@ def show_weight_decay_run(results: dict[tuple[str, float], History], penalty: st
 
     Prints e.g. ``L2, lambda=0.1: train 0.780, test 0.620, gap 0.160``.
     """
-    if (penalty, lam) not in results:
-        raise KeyError(f"no precomputed run for {(penalty, lam)}; have {sorted(results)}")
-    h = results[(penalty, lam)]
-    status = _history_status(f"{penalty.upper()}, lambda={lam:g}", h)
-    fig = plot_history(h, status)
-    print(status)
-    return fig
+    return _show_run(results, (penalty, lam), f"{penalty.upper()}, lambda={lam:g}")
 
 
 def show_dropout_run(results: dict[float, History], ratio: float = 0.2) -> Figure:
-    """Slider callback over precomputed runs: results[ratio] is a History (ratio 0: no dropout)."""
-    if ratio not in results:
-        raise KeyError(f"no precomputed run for dropout ratio {ratio}; have {sorted(results)}")
-    h = results[ratio]
-    status = _history_status(f"dropout ratio={ratio:g}", h)
-    fig = plot_history(h, status)
-    print(status)
-    return fig
+    """Slider callback over precomputed runs: results[ratio] is a History (ratio 0: no dropout).
+
+    Prints e.g. ``dropout ratio=0.1: train 0.983, test 0.741, gap 0.242``.
+    """
+    return _show_run(results, ratio, f"dropout ratio={ratio:g}")
 
 
 def plot_weight_histograms(networks: dict[str, Any], key: str = "W2", bins: int = 81,
@@ -486,7 +480,8 @@ def format_trials(trials: list[dict[str, float]]) -> str:
     """A small text table: rank, val acc, train acc, lr, weight decay."""
     lines = [f"{'rank':>4}  {'val acc':>7}  {'train acc':>9}  {'lr':>9}  {'weight decay':>12}"]
     for i, r in enumerate(trials, 1):
-        lines.append(f"{i:>4}  {r['val_acc']:>7.3f}  {r['train_acc']:>9.3f}  {r['lr']:>9.3g}  {r['weight_decay']:>12.3g}")
+        lines.append(f"{i:>4}  {r['val_acc']:>7.3f}  {r['train_acc']:>9.3f}  {r['lr']:>9.3g}  "
+                     f"{r['weight_decay']:>12.3g}")
     return "\n".join(lines)
 
 
@@ -535,8 +530,7 @@ def grid_points(n_trials: int) -> np.ndarray:
 
 def random_points(n_trials: int, rng: np.random.Generator | int | None = 0) -> np.ndarray:
     """n_trials points uniform on [0, 1]^2, shape (n_trials, 2)."""
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    return rng.random((n_trials, 2))
+    return np.random.default_rng(rng).random((n_trials, 2))        # a Generator passes through as is
 
 
 def grid_vs_random(n_trials: int = 9, repeats: int = 1000, width: float = 0.06,

@@ -1,13 +1,17 @@
-import matplotlib
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-from common.plots import plot_accuracy_curves, plot_loss_curve, plot_probabilities, show_digits  # noqa: E402
-from common.widgets import log_slider, slider_panel  # noqa: E402
-
+from chapters.figures import (
+    log_slider,
+    median_seconds,
+    plot_accuracy_curves,
+    plot_loss_curve,
+    plot_probabilities,
+    show_digits,
+    slider_panel,
+)
 
 
 def test_plot_loss_curve_raw_and_smoothed():
@@ -66,3 +70,8 @@ def test_slider_panel_starts_at_the_function_defaults():
     h = functools.partial(lambda index=0, images=None: f"{index} of {len(images)}", images=np.zeros((5, 2)))
     panel = slider_panel(h, index=(0, 4, 1))
     assert [c.description for c in panel.children if hasattr(c, "description") and c.description] == ["index"]
+
+
+def test_median_seconds_is_the_median_of_the_clock_readings():
+    ticks = iter([0.0, 1.0, 1.0, 4.0, 4.0, 4.5])          # three calls lasting 1.0, 3.0 and 0.5
+    assert median_seconds(lambda: None, repeats=3, clock=lambda: next(ticks)) == 1.0

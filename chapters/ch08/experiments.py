@@ -1,15 +1,18 @@
-"""Experiments of chapter 8: skip connections, augmentation, noisy labels, precision, speed.
+"""Experiments of chapter 8 (book sections 8.1-8.5): skip connections, augmentation, noisy labels,
+precision, speed, distributed training, GANs.
 
-- :class:`SkipMLP`, :func:`gradient_norm_profile`, :func:`plot_gradient_norms`
-      a deep fully connected net with or without identity skips (ResNet's idea, 8.2.4), written out
+- 8.2.4 :class:`SkipMLP`, :func:`gradient_norm_profile`, :func:`plot_gradient_norms`
+      a deep fully connected net with or without identity skips (ResNet's idea), written out
       forward and backward, and the size of each layer's weight gradient at initialisation
-- :func:`augmentation_experiment`   train a small CNN on few images with and without augmentation (8.1.2)
-- :func:`label_noise_experiment`    labels that are coin flips cap any classifier at 50 %
-- :func:`cast_state`, :func:`layer_output_dtypes`   inference computed in float16 (8.3.4)
-- :func:`throughput`, :func:`layer_times`           where inference time goes (8.3.1)
-- :func:`data_parallel_gradient`, :func:`federated_average`   data-parallel and federated training (8.3.3)
-- :func:`toy_gan_1d`                a generative adversarial network in one dimension (8.5.2)
-- :func:`gpu_status`, :func:`gpu_inference_benchmark`   the optional CuPy backend (8.3.2)
+- 8.1.2 :func:`augmentation_experiment`   train a small CNN on few images with and without augmentation
+- 8.1.1 :func:`label_noise_experiment`    labels that are coin flips cap any classifier at 50 %
+- 8.3.4 :func:`cast_state`, :func:`layer_output_dtypes`   inference computed in float16
+- 8.3.1 :func:`throughput`, :func:`layer_times`           where inference time goes
+- 8.3.3 :func:`data_parallel_gradient`, :func:`federated_average`   data-parallel and federated training
+- 8.5.2 :func:`toy_gan_1d`                a generative adversarial network in one dimension
+- 8.3.2 :func:`gpu_status`, :func:`gpu_inference_benchmark`   the optional CuPy backend
+
+Forward passes through a network go through its one public walk, ``net.layer_outputs`` (or ``predict``).
 """
 from __future__ import annotations
 
@@ -25,9 +28,10 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from common.backend import BackendError, select_backend
-from common.functions import softmax
-from common.layers import BatchNormalization, Convolution, Dropout
-from common.networks import MultiLayerNet, SimpleConvNet
+from common.functions import relu, relu_grad, sigmoid, softmax
+from common.layers import Convolution
+from common.networks import MultiLayerNet, Network, SimpleConvNet
+from common.optimizer import make_optimizer
 from common.trainer import Trainer
 
 
@@ -37,13 +41,13 @@ from common.trainer import Trainer
 def _activation(name: str, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(f(a), f'(a)) for the block activation."""
     if name == "sigmoid":
-        f = 1.0 / (1.0 + np.exp(-a))
+        f = sigmoid(a)
         return f, f * (1.0 - f)
     if name == "tanh":
         f = np.tanh(a)
         return f, 1.0 - f * f
     if name == "relu":
-        return np.maximum(a, 0.0), (a > 0).astype(a.dtype)
+        return relu(a), relu_grad(a)
     raise ValueError(f"activation must be 'sigmoid', 'tanh' or 'relu', got {name!r}")
 
 
@@ -221,7 +225,7 @@ def plot_augmentation_results(results: dict[str, dict[str, Any]]) -> Figure:
 
 
 # ---------------------------------------------------------------------------------------------
-# Errors that come from the data: noisy labels
+# 8.1.1 Errors that come from the data: noisy labels
 # ---------------------------------------------------------------------------------------------
 def noisy_label_data(n: int, flip_prob: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """n points in 2-D (standard normal); the clean label is 1 where x0 + x1 > 0, and each label is
@@ -240,7 +244,6 @@ def label_noise_experiment(flip_prob: float, n_train: int = 200, n_test: int = 4
     Returns {"train_acc", "test_acc", "ceiling"}: ceiling = 1 - flip_prob for flip_prob <= 0.5, the
     accuracy of the *best possible* classifier (the clean rule itself) on such labels.
     """
-    from common.optimizers import make_optimizer
     rng = np.random.default_rng(seed)
     x_tr, t_tr = noisy_label_data(n_train, flip_prob, rng)
     x_te, t_te = noisy_label_data(n_test, flip_prob, rng)
@@ -260,23 +263,19 @@ def cast_state(state: dict[str, np.ndarray], dtype: Any) -> dict[str, np.ndarray
     return {k: np.asarray(v).astype(dtype) for k, v in state.items()}
 
 
-def layer_output_dtypes(net: Any, x: np.ndarray) -> list[tuple[str, str]]:
+def layer_output_dtypes(net: Network, x: np.ndarray) -> list[tuple[str, str]]:
     """(layer name, dtype of its output) for a test-mode forward pass of ``x`` through ``net``.
 
     Evidence that a float16 network really computes in float16: every intermediate array is checked.
+    ``net.layer_outputs`` first casts x to the network's dtype, as ``predict`` does.
     """
-    x = net._as_input(x) if hasattr(net, "_as_input") else x
-    out = []
-    for name, layer in net.layers.items():
-        x = layer.forward(x, False) if isinstance(layer, (Dropout, BatchNormalization)) else layer.forward(x)
-        out.append((name, str(x.dtype)))
-    return out
+    return [(name, str(out.dtype)) for name, _layer, out in net.layer_outputs(x)]
 
 
 # ---------------------------------------------------------------------------------------------
 # 8.3.1 Where the time goes
 # ---------------------------------------------------------------------------------------------
-def throughput(net: Any, x: np.ndarray, batch_sizes: Sequence[int] = (1, 10, 100, 1000),
+def throughput(net: Network, x: np.ndarray, batch_sizes: Sequence[int] = (1, 10, 100, 1000),
                min_images: int = 200, repeats: int = 2) -> dict[int, float]:
     """Images per second of test-mode ``net.predict`` for each batch size (best of ``repeats``).
 
@@ -308,25 +307,29 @@ def plot_throughput(rates: dict[int, float]) -> Figure:
     return fig
 
 
-def layer_times(net: Any, x: np.ndarray, repeats: int = 3) -> dict[str, float]:
-    """Seconds spent in each layer's test-mode forward pass for the batch x (best of ``repeats``)."""
+def layer_times(net: Network, x: np.ndarray, repeats: int = 3) -> dict[str, float]:
+    """Seconds spent in each layer's test-mode forward pass for the batch x (best of ``repeats``).
+
+    A layer's time is the gap between two successive steps of ``net.layer_outputs``; the first
+    layer's includes ``prepare_input`` (no copy when x already has the network's dtype).
+    """
     best: dict[str, float] = {name: np.inf for name in net.layers}
     for _ in range(repeats):
-        h = net._as_input(x) if hasattr(net, "_as_input") else x
-        for name, layer in net.layers.items():
-            start = time.perf_counter()
-            h = layer.forward(h, False) if isinstance(layer, (Dropout, BatchNormalization)) else layer.forward(h)
-            best[name] = min(best[name], time.perf_counter() - start)
+        start = time.perf_counter()
+        for name, _layer, _out in net.layer_outputs(x):
+            now = time.perf_counter()
+            best[name] = min(best[name], now - start)
+            start = now
     return best
 
 
-def conv_share(times: dict[str, float], net: Any) -> float:
+def conv_share(times: dict[str, float], net: Network) -> float:
     """Fraction of the total forward time spent in Convolution layers."""
     conv = sum(t for name, t in times.items() if isinstance(net.layers[name], Convolution))
     return conv / sum(times.values())
 
 
-def plot_layer_times(times: dict[str, float], net: Any) -> Figure:
+def plot_layer_times(times: dict[str, float], net: Network) -> Figure:
     """Horizontal bars of each layer's share of the forward time; conv layers in blue."""
     fig, ax = plt.subplots(figsize=(5.5, 4.2))
     names = list(times)
@@ -342,7 +345,7 @@ def plot_layer_times(times: dict[str, float], net: Any) -> Figure:
 # ---------------------------------------------------------------------------------------------
 # 8.3.3 Distributed learning: data parallelism
 # ---------------------------------------------------------------------------------------------
-def data_parallel_gradient(net: Any, x: np.ndarray, t: np.ndarray, n_workers: int) -> dict[str, np.ndarray]:
+def data_parallel_gradient(net: Network, x: np.ndarray, t: np.ndarray, n_workers: int) -> dict[str, np.ndarray]:
     """The gradient of the mean loss computed as ``n_workers`` workers would: each takes an equal
     shard of the batch, computes its own gradient, and the results are averaged (an "all-reduce").
 
@@ -355,7 +358,7 @@ def data_parallel_gradient(net: Any, x: np.ndarray, t: np.ndarray, n_workers: in
     return {k: sum(g[k] for g in shards) / n_workers for k in shards[0]}
 
 
-def federated_average(net: Any, shards: Sequence[tuple[np.ndarray, np.ndarray]], lr: float,
+def federated_average(net: Network, shards: Sequence[tuple[np.ndarray, np.ndarray]], lr: float,
                       local_steps: int) -> dict[str, np.ndarray]:
     """One round of federated averaging (FedAvg) with plain SGD, leaving ``net`` unchanged.
 
@@ -498,4 +501,5 @@ def gpu_inference_benchmark(weights_path: str | os.PathLike, n_images: int = 100
 __all__ = ["SkipMLP", "gradient_norm_profile", "plot_gradient_norms", "small_convnet", "augmentation_experiment",
            "plot_augmentation_results", "noisy_label_data", "label_noise_experiment", "cast_state",
            "layer_output_dtypes", "throughput", "plot_throughput", "layer_times", "conv_share", "plot_layer_times",
-           "data_parallel_gradient", "federated_average", "toy_gan_1d", "plot_toy_gan", "gpu_status", "gpu_inference_benchmark"]
+           "data_parallel_gradient", "federated_average", "toy_gan_1d", "plot_toy_gan", "gpu_status",
+           "gpu_inference_benchmark"]

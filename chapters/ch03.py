@@ -3,13 +3,13 @@
 Chapter 3 has no learning in it: the weights are given, and the network only *predicts*. This module
 holds the chapter's figures and experiments:
 
-- :func:`plot_activations`            step, sigmoid (with a gain) and ReLU side by side
-- :func:`softmax_with_temperature`    and :func:`plot_softmax_temperature`
-- :func:`build_mlp`, :func:`load_pretrained`  the book's 784-50-100-10 sigmoid network with our own weights
-- :func:`forward`                     the book's three-layer prediction, written out with ``np.dot``
-- :func:`accuracy_one_by_one`, :func:`accuracy_in_batches`  the loop of 3.6.2 and the batched loop of 3.6.3
-- :func:`plot_prediction`             one test image, its probabilities, predicted vs true
-- :func:`find_misclassified`, :func:`plot_misclassified`  the digits the network gets wrong
+- 3.2    :func:`plot_activations`, :func:`sigmoid_step_gap`  step, sigmoid (with a gain) and ReLU
+- 3.5    :func:`softmax_with_temperature`, :func:`plot_softmax_temperature`  the output layer's softmax
+- 3.6    :func:`build_mlp`, :func:`load_pretrained`  the book's 784-50-100-10 sigmoid network with our own weights
+- 3.4, 3.6.1  :func:`forward`  the book's three-layer prediction, written out with ``np.dot``
+- 3.6.2-3.6.3  :func:`accuracy_one_by_one`, :func:`accuracy_in_batches`  the loop, and the batched loop
+- 3.6    :func:`plot_prediction`  one test image, its probabilities, predicted vs true;
+  :func:`find_misclassified`, :func:`plot_misclassified`  the digits the network gets wrong
 
 Parameters are passed as the dict ``params`` with keys ``W1, b1, W2, b2, W3, b3`` — the book's
 ``network`` dictionary, and exactly ``MultiLayerNet.params`` of the loaded network.
@@ -22,13 +22,12 @@ from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from chapters.figures import plot_probabilities, show_digits
 from common.config import WEIGHTS_DIR
 from common.functions import relu, sigmoid, softmax, step_function
 from common.networks import MultiLayerNet
-from common.plots import plot_probabilities, show_digits
 
 #: The committed weights of the chapter-3 network (trained by ``scripts/train_ch03_mlp.py``).
 WEIGHTS_PATH = WEIGHTS_DIR / "ch03_sigmoid_mlp.npz"
@@ -116,10 +115,13 @@ def plot_softmax_temperature(temperature: float = 1.0, logits: np.ndarray = EXAM
 # ---------------------------------------------------------------------------------------------
 # 3.6 The MNIST network with our own trained weights
 # ---------------------------------------------------------------------------------------------
-def build_mlp(seed: int = 0, weight_init_std: float | str = "xavier") -> MultiLayerNet:
-    """The book's 784-50-100-10 network: Affine-Sigmoid-Affine-Sigmoid-Affine (+ softmax), float32."""
+def build_mlp(seed: int = 0, weight_init_std: float | str = "xavier", fast: bool = True) -> MultiLayerNet:
+    """The book's 784-50-100-10 network: Affine-Sigmoid-Affine-Sigmoid-Affine (+ softmax), float32.
+
+    fast: ``common.fast``'s layers (the default) or the book's (False); same parameters, same numbers.
+    """
     return MultiLayerNet(MLP_SIZES[0], list(MLP_SIZES[1:-1]), MLP_SIZES[-1], activation="sigmoid",
-                         weight_init_std=weight_init_std, dtype=np.float32, seed=seed)
+                         weight_init_std=weight_init_std, dtype=np.float32, seed=seed, fast=fast)
 
 
 def load_pretrained(path: str | os.PathLike = WEIGHTS_PATH) -> tuple[MultiLayerNet, dict]:

@@ -1,15 +1,14 @@
-"""Looking inside a deep CNN: architecture, errors, depth, FC = conv, boxes (book chapter 8).
+"""Looking inside a deep CNN (book chapter 8): tables and figures for the chapter-8 notebook, computed
+from a network's own layers through its one public walk, ``net.layer_outputs``.
 
-Tables and figures for the chapter-8 notebook, computed from a network's own layers:
-
-- :func:`layer_summary`, :func:`format_summary`   every layer's output shape, parameters and multiply-adds
-- :func:`predict_scores`, :func:`misclassified`, :func:`plot_misclassified_grid`   the digits the net gets wrong
-- :func:`confusion_matrix`, :func:`plot_confusion_matrix`, :func:`top_confusions`
-- :func:`receptive_fields`, :func:`depth_tradeoff`, :func:`plot_depth_tradeoff`   why stacks of 3x3 filters
-- :func:`cnn_param_count`   parameters of a VGG-style configuration (VGG-16: 138 million)
-- :func:`affine_as_convolution`, :func:`convolutionalize`, :class:`LayerStack`   a fully connected layer
-  is a convolution whose kernel is as large as its input
-- :func:`ink_box`, :func:`corners_to_centre`, :func:`centre_to_corners`, :func:`iou`, :func:`plot_boxes`
+- 8.1.1 :func:`layer_summary`, :func:`format_summary`   every layer's output shape, parameters and multiply-adds
+- 8.1.1 :func:`predict_scores`, :func:`misclassified`, :func:`plot_misclassified_grid`,
+  :func:`confusion_matrix`, :func:`plot_confusion_matrix`, :func:`top_confusions`   the digits the net gets wrong
+- 8.1.3 :func:`receptive_fields`, :func:`depth_tradeoff`, :func:`plot_depth_tradeoff`   why stacks of 3x3 filters
+- 8.2.2 :func:`cnn_param_count`   parameters of a VGG-style configuration (VGG-16: 138 million)
+- 8.4.2 :func:`affine_as_convolution`, :func:`convolutionalize`   a fully connected layer is a convolution
+  whose kernel is as large as its input (the idea behind fully convolutional networks)
+- 8.4.1 :func:`ink_box`, :func:`corners_to_centre`, :func:`centre_to_corners`, :func:`iou`, :func:`plot_boxes`
   the two usual encodings of a detection box
 
 Shapes follow the book: images (N, C, H, W), scores (N, C), labels (N,).
@@ -24,10 +23,11 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from common.plots import axes_for
-from common.backend import to_device, to_host
+from chapters.figures import axes_for
+from common.backend import to_host
 from common.functions import softmax
-from common.layers import Affine, BatchNormalization, Convolution, Dropout, Pooling
+from common.layers import Affine, Convolution, Dropout, Pooling
+from common.networks import Network
 
 
 # ---------------------------------------------------------------------------------------------
@@ -44,6 +44,7 @@ class LayerRow:
 
 
 def _describe(layer: Any) -> str:
+    """One line of the table: the layer's settings, or the book's class name (FastRelu is a Relu)."""
     if isinstance(layer, Convolution):
         fn, _, fh, fw = layer.W.shape
         return f"conv {fh}x{fw}, {fn} filters, pad {layer.pad}, stride {layer.stride}"
@@ -53,37 +54,36 @@ def _describe(layer: Any) -> str:
         return f"affine {layer.W.shape[0]} -> {layer.W.shape[1]}"
     if isinstance(layer, Dropout):
         return f"dropout {layer.dropout_ratio:g}"
-    return type(layer).__name__
+    book_class = next((c for c in type(layer).__mro__ if c.__module__ == Affine.__module__), type(layer))
+    return book_class.__name__
 
 
-def _forward_test_mode(layer: Any, x: np.ndarray) -> np.ndarray:
-    if isinstance(layer, (Dropout, BatchNormalization)):
-        return layer.forward(x, False)
-    return layer.forward(x)
+def _param_count(layer: Any) -> int:
+    """Weights + biases (+ gamma, beta) the layer holds."""
+    return sum(int(getattr(layer, a).size) for a in ("W", "b", "gamma", "beta") if getattr(layer, a, None) is not None)
 
 
-def layer_summary(net: Any, input_shape: tuple[int, ...]) -> list[LayerRow]:
-    """Run one zero image (1, *input_shape) through ``net.layers`` and record each layer.
+def _macs(layer: Any, out: np.ndarray) -> int:
+    """Multiply-adds per sample of a conv or affine layer whose output is ``out`` (N, ...); 0 otherwise."""
+    if isinstance(layer, Convolution):
+        return int(np.prod(out.shape[1:])) * int(np.prod(layer.W.shape[1:]))
+    if isinstance(layer, Affine):
+        return int(layer.W.size)
+    return 0
+
+
+def layer_summary(net: Network, input_shape: tuple[int, ...]) -> list[LayerRow]:
+    """Run one zero image (1, *input_shape) through ``net.layer_outputs`` and record each layer.
 
     Output shapes are *measured* (not worked out by hand), parameters are counted from the
     arrays the layer holds, and multiply-adds are
         conv:   FN * OH * OW  *  C * FH * FW   (each output value is a dot product of one patch)
         affine: D * M.
     """
-    x = to_device(np.zeros((1, *input_shape), dtype=getattr(net, "dtype", np.float64)))
-    rows = []
-    for name, layer in net.layers.items():
-        x = _forward_test_mode(layer, x)
-        params = sum(int(getattr(layer, a).size) for a in ("W", "b", "gamma", "beta")
-                     if getattr(layer, a, None) is not None)
-        if isinstance(layer, Convolution):
-            macs = int(np.prod(x.shape[1:])) * int(np.prod(layer.W.shape[1:]))
-        elif isinstance(layer, Affine):
-            macs = int(layer.W.size)
-        else:
-            macs = 0
-        rows.append(LayerRow(name, _describe(layer), tuple(int(s) for s in x.shape[1:]), params, macs))
-    return rows
+    x = np.zeros((1, *input_shape), dtype=net.dtype)
+    return [LayerRow(name, _describe(layer), tuple(int(s) for s in out.shape[1:]), _param_count(layer),
+                     _macs(layer, out))
+            for name, layer, out in net.layer_outputs(x)]
 
 
 def format_summary(rows: Sequence[LayerRow], input_shape: tuple[int, ...] | None = None) -> str:
@@ -102,9 +102,9 @@ def format_summary(rows: Sequence[LayerRow], input_shape: tuple[int, ...] | None
 
 
 # ---------------------------------------------------------------------------------------------
-# 8.1.2 What the network gets wrong
+# 8.1.1 What the network gets wrong
 # ---------------------------------------------------------------------------------------------
-def predict_scores(net: Any, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
+def predict_scores(net: Network, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
     """Test-mode scores (N, C) for all of x, computed in batches (one pass over the data)."""
     return np.concatenate([to_host(net.predict(x[i:i + batch_size], train_flg=False))
                            for i in range(0, len(x), batch_size)])
@@ -186,9 +186,9 @@ def plot_confusion_matrix(cm: np.ndarray, title: str = "confusion matrix (errors
 
 
 # ---------------------------------------------------------------------------------------------
-# 8.1.3 Why deeper: receptive field and parameters
+# 8.1.3 Why deeper: receptive field and parameters; 8.2.2 VGG's size
 # ---------------------------------------------------------------------------------------------
-def receptive_fields(net: Any) -> list[tuple[str, int]]:
+def receptive_fields(net: Network) -> list[tuple[str, int]]:
     """Receptive field (side, in input pixels) after each conv and pooling layer of ``net``.
 
     r starts at 1; a layer with kernel k adds (k - 1) * jump, where jump is the product of the
@@ -226,7 +226,7 @@ def depth_tradeoff(max_depth: int = 6, channels: int = 64) -> list[dict[str, int
     return rows
 
 
-def plot_depth_tradeoff(max_depth: int = 6, channels: int = 64, net: Any | None = None) -> Figure:
+def plot_depth_tradeoff(max_depth: int = 6, channels: int = 64, net: Network | None = None) -> Figure:
     """Left: parameters of a 3x3 stack vs one large filter, per receptive field.
     Right (if ``net`` is given): how the receptive field of ``net`` grows layer by layer."""
     rows = depth_tradeoff(max_depth, channels)
@@ -283,7 +283,7 @@ VGG16_CONFIG = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "
 
 
 # ---------------------------------------------------------------------------------------------
-# 8.4 / 8.5 A fully connected layer is a convolution
+# 8.4.2 A fully connected layer is a convolution (fully convolutional networks for segmentation)
 # ---------------------------------------------------------------------------------------------
 def affine_as_convolution(affine: Affine, input_shape: tuple[int, int, int]) -> Convolution:
     """The Convolution that computes exactly what ``affine`` computes on (N, C, H, W) input.
@@ -302,37 +302,24 @@ def affine_as_convolution(affine: Affine, input_shape: tuple[int, int, int]) -> 
     return Convolution(filters, affine.b.copy(), stride=1, pad=0)
 
 
-class LayerStack:
-    """An ordered dict of layers with a test-mode ``predict`` (what Network.predict does)."""
-
-    def __init__(self, layers: dict[str, Any]) -> None:
-        self.layers = dict(layers)
-
-    def predict(self, x: np.ndarray, train_flg: bool = False) -> np.ndarray:
-        for layer in self.layers.values():
-            x = _forward_test_mode(layer, x)
-        return x
-
-
-def convolutionalize(net: Any, input_shape: tuple[int, int, int]) -> LayerStack:
-    """A copy of ``net``'s layer list with every Affine replaced by its equivalent Convolution.
+def convolutionalize(net: Network, input_shape: tuple[int, int, int]) -> Network:
+    """A network with ``net``'s layers in order, every Affine replaced by its equivalent Convolution.
 
     The first Affine becomes a conv with a kernel as large as its input feature map, later ones
-    1x1 convs. The result contains no fully connected layer, so it accepts images *larger* than
-    ``input_shape`` and returns a map of scores (N, C, OH, OW): the original network applied at
-    every position of a sliding window, in one pass (the idea behind fully convolutional
-    networks for segmentation and detection).
+    1x1 convs; the other layers are ``net``'s own (shared, not copied). The result contains no fully
+    connected layer, so it accepts images *larger* than ``input_shape`` and its ``predict`` returns
+    a map of scores (N, C, OH, OW): the original network applied at every position of a sliding
+    window, in one pass (the idea behind fully convolutional networks for segmentation and detection).
+    Each Affine's input shape is measured by one zero image (1, *input_shape) through ``net``.
     """
-    x = to_device(np.zeros((1, *input_shape), dtype=getattr(net, "dtype", np.float64)))
-    layers = {}
-    for name, layer in net.layers.items():
+    fcn = Network(dtype=net.dtype)
+    shape = tuple(input_shape)                                   # input of the current layer, per sample
+    for name, layer, out in net.layer_outputs(np.zeros((1, *input_shape), dtype=net.dtype)):
         if isinstance(layer, Affine):
-            if x.ndim == 2:
-                x = x.reshape(*x.shape, 1, 1)
-            layer = affine_as_convolution(layer, x.shape[1:])
-        layers[name] = layer
-        x = _forward_test_mode(layer, x)
-    return LayerStack(layers)
+            layer = affine_as_convolution(layer, shape if len(shape) == 3 else (*shape, 1, 1))
+        fcn.layers[name] = layer
+        shape = out.shape[1:]
+    return fcn
 
 
 # ---------------------------------------------------------------------------------------------

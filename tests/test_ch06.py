@@ -1,16 +1,72 @@
-import matplotlib
+"""chapters.ch06: the optimizers' paths on f(x, y) = x**2/20 + y**2, and the MNIST experiments' functions."""
+import numpy as np
+import pytest
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+from chapters.ch06 import experiments as ex
+from chapters.ch06.optimizer_paths import (
+    BOOK_LRS,
+    BOOK_START,
+    f,
+    grad_f,
+    optimizer_explorer,
+    optimizer_path,
+    plot_gradient_field,
+    plot_optimizer_paths,
+)
+from common.networks import MultiLayerNetExtend
+from common.optimizer import make_optimizer
 
-from common import experiments as ex  # noqa: E402
-from common.networks import MultiLayerNetExtend  # noqa: E402
-from common.optimizers import make_optimizer  # noqa: E402
+
+# ---- optimizer_paths (6.1) -------------------------------------------------------------------
+def test_gradient_matches_central_differences():
+    x, y, h = 3.0, -1.5, 1e-5
+    gx, gy = grad_f(x, y)
+    assert gx == pytest.approx((f(x + h, y) - f(x - h, y)) / (2 * h))
+    assert gy == pytest.approx((f(x, y + h) - f(x, y - h)) / (2 * h))
 
 
+def test_path_shape_start_and_zero_steps():
+    path = optimizer_path("adam", steps=30)
+    assert path.shape == (31, 2) and tuple(path[0]) == BOOK_START
+    assert optimizer_path("sgd", steps=0).shape == (1, 2)
+    with pytest.raises(ValueError):
+        optimizer_path("sgd", steps=-1)
 
+
+def test_sgd_zigzags_across_the_valley():
+    # with lr = 0.95 the y-update is y <- (1 - 2 * 0.95) y = -0.9 y: the sign flips every step
+    y = optimizer_path("sgd", 0.95, steps=6)[:, 1]
+    assert np.all(np.sign(y[1:]) == -np.sign(y[:-1]))
+    assert np.allclose(y[1:] / y[:-1], -0.9)
+
+
+def test_every_optimizer_goes_downhill_with_the_book_rates():
+    f0 = f(*BOOK_START)
+    for name in BOOK_LRS:
+        end = optimizer_path(name)[-1]
+        assert f(*end) < 0.05 * f0, name
+
+
+def test_momentum_overshoots_the_minimum_where_adagrad_does_not():
+    mom = optimizer_path("momentum")[:, 0]
+    ada = optimizer_path("adagrad")[:, 0]
+    assert mom.max() > 0.5          # the ball rolls past x = 0
+    assert ada.max() < 0            # AdaGrad creeps up from the left
+
+
+def test_figures_and_status_line(capsys):
+    fig = plot_optimizer_paths(("sgd", "momentum", "adagrad", "adam", "rmsprop"), ncols=3)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert len(titles) == 5 and titles[0].startswith("SGD (lr=0.95)")
+    assert len(plot_gradient_field().axes[0].collections) >= 1
+    fig = optimizer_explorer("adam", 0.3, 10, -5.0, 3.0)
+    out = capsys.readouterr().out.strip()
+    assert out.startswith("adam lr=0.3, 10 steps: f = ") and fig.axes[0].get_title() == out
+    optimizer_explorer("sgd", 1e6, 300)
+    assert capsys.readouterr().out.strip().endswith("diverged")
+
+
+# ---- experiments (6.1.8-6.5) ----------------------------------------------------------------
 @pytest.fixture(scope="module")
 def toy():
     """A learnable 4-class problem: 20-D Gaussian blobs, 400 train / 200 test samples."""
@@ -28,6 +84,10 @@ def test_train_iterations_lowers_the_loss(toy):
     net = MultiLayerNetExtend(20, [16, 16], 10, dtype=np.float32, seed=0)
     losses = ex.train_iterations(net, make_optimizer("adam", lr=0.01), x, t, 150, batch_size=32)
     assert losses.shape == (150,) and ex.final_loss(losses, 20) < 0.5 * losses[:5].mean()
+    # losses[0] is the loss of the first mini-batch at the initial parameters (before the update)
+    first = np.random.default_rng(0).integers(0, len(x), size=32)
+    fresh = MultiLayerNetExtend(20, [16, 16], 10, dtype=np.float32, seed=0)
+    assert losses[0] == pytest.approx(fresh.loss(x[first], t[first], train_flg=True), rel=1e-6)
 
 
 def test_compare_optimizers_and_inits_share_the_setting(toy):
@@ -79,6 +139,9 @@ def test_bn_keeps_layer_outputs_at_unit_spread(toy):
     s_plain, s_bn = ex.affine_output_stds(plain, x), ex.affine_output_stds(bn, x)
     assert len(s_plain) == len(s_bn) == 5
     assert s_plain[3] < 1e-5 and all(abs(s - 1) < 0.01 for s in s_bn[:4])
+    assert s_plain[-1] == pytest.approx(float(np.std(plain.predict(x))))     # the last one: the scores
+    first_affine = x.astype(np.float64) @ plain.params["W1"] + plain.params["b1"]
+    assert s_plain[0] == pytest.approx(float(np.std(first_affine)))
     g_plain, g_bn = ex.weight_gradient_norms(plain, x, t), ex.weight_gradient_norms(bn, x, t)
     assert len(g_plain) == 5 and g_bn[0] > 1000 * g_plain[0]
 

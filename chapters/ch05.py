@@ -1,25 +1,35 @@
-"""Computational graphs drawn with Matplotlib (book chapter 5).
+"""The code behind the chapter 5 notebook (backpropagation).
+
+Book sections:
+
+- 5.1-5.4  computational graphs, the chain rule, the shopping examples: :func:`draw_graph` and the
+           ``plot_*_graph`` figures; the numbers on them are *computed* by ``MulLayer`` / ``AddLayer``
+           from ``common.layers`` (:func:`apple_example`, :func:`apple_orange_example`), so the drawing
+           can never disagree with the code that the notebook asserts on.
+- 5.7.3    the gradient check (``common.gradient.gradient_check``) against the reader's two Affine
+           bugs, planted on purpose: :class:`AffineDxForX`, :class:`AffineNoBias`,
+           :func:`swap_affine_layers`; and why backprop wins: :func:`time_gradients`.
+- Q&A      does our backprop agree with a framework? :func:`compare_with_torch` (optional PyTorch).
 
 A graph is a set of nodes placed by hand on a grid and a list of edges. Every edge carries two
 labels: the forward value above it (black, left to right) and the backward gradient below it (red,
 right to left), exactly as the book's figures draw them.
-
-The numbers on the shopping graphs are *computed* by ``MulLayer`` / ``AddLayer`` from
-``common.layers`` (see :func:`apple_example` and :func:`apple_orange_example`), so the drawing can
-never disagree with the code that the notebook asserts on.
 """
 from __future__ import annotations
 
+import importlib.util
+import time
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from common.plots import axes_for
-from common.layers import AddLayer, MulLayer
+from chapters.figures import axes_for, median_seconds
+from common.functions import labels_from_targets
+from common.layers import AddLayer, Affine, MulLayer, Relu, Sigmoid
 
 FORWARD_COLOR = "black"
 BACKWARD_COLOR = "tab:red"
@@ -68,7 +78,7 @@ def draw_graph(nodes: dict[str, Node], edges: Sequence[Edge], ax: Axes | None = 
     xs = [n.x for n in nodes.values()]
     ys = [n.y for n in nodes.values()]
     fig, ax = axes_for(ax, figsize=(0.95 * (max(xs) - min(xs) + 1.4), 0.95 * (max(ys) - min(ys) + 1.4)))
-    for name, node in nodes.items():
+    for node in nodes.values():
         if node.op:
             ax.add_patch(plt.Circle((node.x, node.y), NODE_RADIUS, fill=False, lw=1.5))
             ax.text(node.x, node.y, node.op, ha="center", va="center", fontsize=12)
@@ -207,3 +217,110 @@ def plot_chain_rule_graph(x: float = 1.0, y: float = 2.0) -> Figure:
              Edge("add", "sq", f"t = {_fmt(t)}", f"2t = {_fmt(2 * t)}"),
              Edge("sq", "z", f"z = {_fmt(t ** 2)}", "1")]
     return draw_graph(nodes, edges, title="z = (x + y)²: the chain rule, node by node")
+
+
+# ---------------------------------------------------------------------------------------------
+# The reader's bugs, planted on purpose
+# ---------------------------------------------------------------------------------------------
+class AffineDxForX(Affine):
+    """BUG: dW is computed from the wrong variable — the gradient dx instead of the input x.
+
+    ``dW = dx.T @ dout`` has the right shape (D, M) whenever x and dx do, so nothing crashes; the
+    values are simply wrong (and tiny, since dx is small). Training with it stalls.
+    """
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        dx = dout @ self.W.T
+        self.dW = dx.T @ dout          # should be self.x.T @ dout
+        self.db = dout.sum(axis=0)
+        return dx.reshape(self.original_x_shape)
+
+
+class AffineNoBias(Affine):
+    """BUG: the forward pass forgets "+ b"; backward still reports db = sum(dout).
+
+    The loss no longer depends on b, so the numerical gradient for b is exactly 0 while backprop
+    claims otherwise: the gradient check flags b1 and b2 with relative error 1.
+    """
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.original_x_shape = x.shape
+        self.x = x.reshape(x.shape[0], -1)
+        return self.x @ self.W                 # should be self.x @ self.W + self.b
+
+
+def swap_affine_layers(net: Any, layer_cls: type[Affine]) -> Any:
+    """Replace every ``Affine`` layer of ``net`` by ``layer_cls(W, b)`` on the *same* parameter arrays.
+
+    ``net.gradient`` then reads the new layers' dW/db (``Network.replace_layer``). Returns ``net``.
+    """
+    for name, layer in list(net.layers.items()):
+        if isinstance(layer, Affine):
+            net.replace_layer(name, layer_cls(layer.W, layer.b))
+    return net
+
+
+# ---------------------------------------------------------------------------------------------
+# Timing
+# ---------------------------------------------------------------------------------------------
+def time_gradients(net: Any, x: np.ndarray, t: np.ndarray, backprop_repeats: int = 21,
+                   clock: Callable[[], float] = time.process_time) -> dict[str, Any]:
+    """Time one numerical gradient and (the median of) backprop gradients on the same batch.
+
+    Both are measured with the same ``clock`` (CPU time of this process by default, see
+    :func:`median_seconds`). Returns numerical_s, backprop_s, ratio = numerical_s / backprop_s,
+    n_params, forward_passes (= 2 * n_params: each parameter is nudged up and down, and each nudge
+    costs a full forward pass), and the numerical gradient itself (``numerical``) so it can be
+    reused for a check.
+    """
+    start = clock()
+    numerical = net.numerical_gradient(x, t)
+    numerical_s = clock() - start
+    backprop_s = median_seconds(lambda: net.gradient(x, t), backprop_repeats, clock)
+    n_params = int(sum(p.size for p in net.params.values()))
+    return dict(numerical_s=numerical_s, backprop_s=backprop_s, ratio=numerical_s / backprop_s,
+                n_params=n_params, forward_passes=2 * n_params, numerical=numerical)
+
+
+INSTALL_HINT = "pip install -e .[bench]   (or: pip install torch)"
+
+
+def torch_available() -> bool:
+    """True when ``import torch`` would succeed (checked without importing it)."""
+    return importlib.util.find_spec("torch") is not None
+
+
+def compare_with_torch(net: Any, x: np.ndarray, t: np.ndarray) -> dict[str, float]:
+    """Largest |ours - torch| for the loss and for each parameter's gradient, in float64.
+
+    net: a network made of ``Affine``, ``Relu`` and ``Sigmoid`` layers topped by SoftmaxWithLoss
+         (TwoLayerNet, or MultiLayerNet without dropout / batch norm); parameters W1, b1, W2, ...
+    x: (N, D) inputs; t: (N,) labels or (N, C) one-hot.
+    Returns {"loss": |loss difference|, "W1": max |dW1 difference|, ...}.
+    Raises ImportError (with the install command) when torch is missing.
+    """
+    try:
+        import torch
+    except ImportError as err:                                   # pragma: no cover - depends on the env
+        raise ImportError(f"compare_with_torch needs PyTorch: {INSTALL_HINT}") from err
+
+    ours_loss, ours_grads = net.loss_and_gradient(x, t)          # training mode, as torch's graph below
+    params = {k: torch.tensor(np.asarray(v, dtype=np.float64), requires_grad=True) for k, v in net.params.items()}
+    h = torch.tensor(np.asarray(x, dtype=np.float64).reshape(len(x), -1))
+    for name, layer in net.layers.items():
+        if isinstance(layer, Affine):
+            i = name.removeprefix("Affine")
+            h = h @ params[f"W{i}"] + params[f"b{i}"]
+        elif isinstance(layer, Relu):
+            h = torch.relu(h)
+        elif isinstance(layer, Sigmoid):
+            h = torch.sigmoid(h)
+        else:
+            raise TypeError(f"compare_with_torch: no PyTorch counterpart for layer {name} ({type(layer).__name__})")
+    labels = torch.tensor(labels_from_targets(np.asarray(t), h.shape[1]).astype(np.int64))
+    loss = torch.nn.functional.cross_entropy(h, labels)         # softmax + mean cross-entropy
+    loss.backward()
+    result = {"loss": abs(float(loss.detach()) - ours_loss)}
+    for key, p in params.items():
+        result[key] = float(np.max(np.abs(p.grad.numpy() - np.asarray(ours_grads[key], dtype=np.float64))))
+    return result

@@ -4,11 +4,12 @@ Each ``plot_*`` function returns a Matplotlib ``Figure`` (it never calls ``plt.s
 driven by sliders also *print* a one-line status text that changes with the controls, e.g.
 ``lr = 0.1, 20 steps: end (-0.0346, 0.0461), f = 0.00332``.
 
-- :func:`threshold_loss_and_accuracy`, :func:`plot_loss_vs_accuracy`  why we optimise loss, not accuracy
-- :func:`difference_errors`, :func:`plot_diff_error`                  forward vs central difference, error vs h
-- :func:`plot_gradient_field`                                        the arrows -grad f of f = x0^2 + x1^2
-- :func:`plot_descent_path`                                          gradient descent drawn on contours
-- :func:`train_single_image`, :func:`plot_single_image_runs`         the reader's one-image experiment
+- 4.2.5  :func:`threshold_loss_and_accuracy`, :func:`plot_loss_vs_accuracy`  why we optimise loss, not accuracy
+- 4.3    :func:`difference_errors`, :func:`plot_diff_error`    forward vs central difference, error vs h
+- 4.4    :func:`plot_gradient_field`                           the arrows -grad f of f = x0^2 + x1^2
+- 4.4.1  :func:`plot_descent_path`                             gradient descent drawn on contours
+- 4.5    :func:`train_single_image`, :func:`plot_single_image_runs`, :func:`softmax_table`
+  the reader's experiment: a TwoLayerNet trained on one image
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from common.functions import softmax
 from common.gradient import gradient_descent, numerical_gradient
 from common.networks import TwoLayerNet
 
@@ -206,7 +208,7 @@ def plot_descent_path(lr: float = 0.1, step_num: int = 20, x0: float = -3.0, x1:
 
 
 # ---------------------------------------------------------------------------------------------
-# The reader's experiment: training on one image
+# 4.5 The reader's experiment: training on one image
 # ---------------------------------------------------------------------------------------------
 @dataclass
 class SingleImageRun:
@@ -232,8 +234,9 @@ def train_single_image(x: np.ndarray, t: int, hidden_size: int = 100, activation
                        weight_init_std: float | str = 0.01) -> SingleImageRun:
     """Plain gradient descent of a TwoLayerNet on one image x (D,) with label t.
 
-    Gradients come from backpropagation (``net.gradient``): the same numbers as the numerical
-    gradient, thousands of times faster. Returns a :class:`SingleImageRun` with steps + 1 entries.
+    Gradients come from backpropagation (``net.loss_and_gradient``): the same numbers as the
+    numerical gradient, thousands of times faster. Returns a :class:`SingleImageRun` with steps + 1
+    entries.
     """
     x = np.asarray(x, dtype=np.float64).reshape(1, -1)
     tt = np.array([int(t)])
@@ -241,9 +244,9 @@ def train_single_image(x: np.ndarray, t: int, hidden_size: int = 100, activation
                       activation=activation, seed=seed)
     losses, probs = [], []
     for k in range(steps + 1):
-        grads = net.gradient(x, tt)                   # forward (stores the loss) + backward
-        losses.append(net.last_layer.loss)
-        probs.append(net.last_layer.y[0].copy())      # softmax output of that forward pass
+        loss, grads = net.loss_and_gradient(x, tt)     # the loss at the current weights, and its gradient
+        losses.append(loss)
+        probs.append(softmax(net.predict(x))[0])       # (10,): the probabilities at the same weights
         if k < steps:
             for key, g in grads.items():
                 net.params[key] -= lr * g

@@ -1,15 +1,23 @@
-import matplotlib
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
-from common.learning_viz import (DIFF_FUNCTIONS, difference_errors, function_2, plot_descent_path,  # noqa: E402
-                                 plot_diff_error, plot_gradient_field, plot_loss_vs_accuracy,
-                                 plot_single_image_runs, softmax_table, threshold_loss_and_accuracy,
-                                 toy_threshold_data, train_single_image)
-
+from chapters.ch04 import (
+    DIFF_FUNCTIONS,
+    difference_errors,
+    function_2,
+    plot_descent_path,
+    plot_diff_error,
+    plot_gradient_field,
+    plot_loss_vs_accuracy,
+    plot_single_image_runs,
+    softmax_table,
+    threshold_loss_and_accuracy,
+    toy_threshold_data,
+    train_single_image,
+)
+from common.functions import softmax
+from common.networks import TwoLayerNet
 
 
 def test_accuracy_is_a_staircase_and_loss_is_smooth():
@@ -76,5 +84,9 @@ def test_train_single_image_learns_the_label():
     assert run.predictions[-1] == 3 and run.first_correct_step is not None
     assert np.allclose(run.probs.sum(axis=1), 1.0)
     assert softmax_table(run, 3).count("\n") == 3
+    # step 0 is the untrained network: the same loss and probabilities as a fresh TwoLayerNet gives
+    net = TwoLayerNet(20, 8, 10, weight_init_std=0.01, activation="relu", seed=1)
+    assert run.losses[0] == pytest.approx(net.loss(x[None, :], np.array([3])))
+    assert np.allclose(run.probs[0], softmax(net.predict(x[None, :]))[0])
     fig = plot_single_image_runs({"a": run, "b": run})
     assert len(fig.axes[0].get_lines()) == 2 and fig.axes[0].get_yscale() == "log"

@@ -1,19 +1,27 @@
 import json
 import re
 
-import matplotlib
+import numpy as np
+import pytest
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from common.functions import sigmoid, softmax  # noqa: E402
-from common.inference import (EXAMPLE_LOGITS, MLP_SIZES, WEIGHTS_PATH, accuracy_in_batches,  # noqa: E402
-                              accuracy_one_by_one, build_mlp, find_misclassified, forward, load_pretrained,
-                              plot_activations, plot_misclassified, plot_prediction, plot_softmax_temperature,
-                              sigmoid_step_gap, softmax_with_temperature)
-
+from chapters.ch03 import (
+    EXAMPLE_LOGITS,
+    MLP_SIZES,
+    WEIGHTS_PATH,
+    accuracy_in_batches,
+    accuracy_one_by_one,
+    build_mlp,
+    find_misclassified,
+    forward,
+    load_pretrained,
+    plot_activations,
+    plot_misclassified,
+    plot_prediction,
+    plot_softmax_temperature,
+    sigmoid_step_gap,
+    softmax_with_temperature,
+)
+from common.functions import sigmoid, softmax
 
 
 @pytest.fixture(scope="module")
@@ -122,12 +130,23 @@ def test_build_mlp_is_the_books_784_50_100_10_sigmoid_network():
 
 
 def test_pretrained_weights_and_metadata():
-    net, meta = load_pretrained()
+    _, meta = load_pretrained()
     for key in ("seed", "epochs", "optimizer", "lr", "batch_size", "data", "test_accuracy", "seconds", "numpy"):
         assert key in meta, key
     assert meta["test_accuracy"] >= 0.93
     with open(WEIGHTS_PATH.with_suffix(".json")) as f:
         assert json.load(f) == meta               # the readable record and the one inside the .npz agree
+
+
+def test_pretrained_weights_load_into_fast_and_book_layers_alike():
+    net, _ = load_pretrained()                            # common.networks' default: common.fast layers
+    book = build_mlp(fast=False)
+    book.load_params(WEIGHTS_PATH)
+    assert net.params.keys() == book.params.keys()
+    assert all(np.array_equal(net.params[k], book.params[k]) for k in net.params)
+    x = np.random.default_rng(0).random((32, 784), dtype=np.float32)
+    assert np.allclose(net.predict(x), book.predict(x), atol=1e-5)
+    assert np.allclose(forward(net.params, x), softmax(net.predict(x)), atol=1e-6)
 
 
 def test_pretrained_weights_reach_the_bar_on_mnist():

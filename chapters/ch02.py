@@ -11,6 +11,14 @@ answers 1 on one side of the line and 0 on the other. That single fact explains 
 AND, NAND and OR can each be cut off by one line, XOR cannot, and stacking perceptrons in layers
 removes the limit — far enough to add binary numbers like a computer does (section 2.6).
 
+Book sections, in the order of the notebook:
+
+- 2.2-2.3  the gates as perceptrons: :func:`perceptron`, :func:`AND`, :func:`NAND`, :func:`OR`,
+  :func:`truth_table`, :func:`match_gate`, :func:`plot_decision_line`
+- 2.4      the limit of one line: :func:`find_separating_lines`, :func:`plot_xor_regions`
+- 2.5      the two-layer perceptron: :func:`XOR`, :func:`plot_xor_network`
+- 2.6      from NAND to a computer: :func:`half_adder`, :func:`full_adder`, :func:`ripple_carry_add`
+
 Every gate here works element-wise: ``x1`` and ``x2`` may be single bits (0/1) *or* NumPy arrays
 of bits of the same shape, so one call can evaluate a gate — or a whole adder — on many inputs.
 """
@@ -24,7 +32,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
-from common.plots import axes_for
+from chapters.figures import axes_for
 
 #: The four input pairs in the book's truth-table order: (x1, x2) = (0,0), (1,0), (0,1), (1,1). Shape (4, 2).
 INPUTS = np.array([[0, 0], [1, 0], [0, 1], [1, 1]])
@@ -46,7 +54,7 @@ TRUTH_TABLES: dict[str, tuple[int, int, int, int]] = {
 
 
 # ---------------------------------------------------------------------------------------------
-# 2.3 One perceptron, and the three gates
+# 2.2-2.3 One perceptron, and the three gates
 # ---------------------------------------------------------------------------------------------
 def perceptron(x1: ArrayLike, x2: ArrayLike, w1: float, w2: float, b: float) -> int | np.ndarray:
     """Output of one perceptron: 1 where w1*x1 + w2*x2 + b > 0, else 0.

@@ -1,15 +1,29 @@
-import matplotlib
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
-from common.perceptron import (AND, GATE_PARAMS, INPUTS, NAND, OR, TRUTH_TABLES, XOR,  # noqa: E402
-                               find_separating_lines, from_bits, full_adder, half_adder, match_gate,
-                               perceptron, perceptron_outputs, plot_decision_line, plot_xor_network,
-                               plot_xor_regions, ripple_carry_add, to_bits, truth_table)
-
+from chapters.ch02 import (
+    AND,
+    GATE_PARAMS,
+    INPUTS,
+    NAND,
+    OR,
+    TRUTH_TABLES,
+    XOR,
+    find_separating_lines,
+    from_bits,
+    full_adder,
+    half_adder,
+    match_gate,
+    perceptron,
+    perceptron_outputs,
+    plot_decision_line,
+    plot_xor_network,
+    plot_xor_regions,
+    ripple_carry_add,
+    to_bits,
+    truth_table,
+)
 
 
 @pytest.mark.parametrize("gate", [AND, NAND, OR, XOR])

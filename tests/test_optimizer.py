@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from common.optimizers import OPTIMIZERS, SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop, make_optimizer
+from common.optimizer import OPTIMIZERS, SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop, make_optimizer
 
 
 def f(x, y):

@@ -1,4 +1,11 @@
-"""Figure functions shared by the notebooks.
+"""Figure, slider and timing helpers shared by the notebooks (no chapter's code lives here).
+
+- figures: :func:`axes_for`, :func:`plot_loss_curve`, :func:`plot_accuracy_curves`, :func:`show_digits`,
+  :func:`plot_probabilities`
+- sliders: :func:`slider_panel` (a thin ``ipywidgets.interactive`` wrapper over a plain function:
+  the notebook calls the function once with its defaults, so the figure is saved and tested, then
+  offers the panel) and :func:`log_slider`
+- timing: :func:`median_seconds`
 
 Each function draws on a Matplotlib ``Axes`` (a new figure if none is given) and returns the
 ``Figure``; it never calls ``plt.show()`` itself, so tests can inspect what it drew and notebooks
@@ -6,7 +13,9 @@ decide when to show it. Chapter-specific figures live beside their experiments.
 """
 from __future__ import annotations
 
-from typing import Sequence
+import inspect
+import time
+from typing import Any, Callable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -96,3 +105,58 @@ def plot_probabilities(probs: np.ndarray, true_label: int | None = None, ax: Axe
     if title:
         ax.set_title(title)
     return fig
+
+
+def slider_panel(func: Callable[..., Any], continuous_update: bool = True, **controls: Any):
+    """Return an ``ipywidgets.interactive`` panel calling ``func(**values)`` and showing its figure.
+
+    controls: ipywidgets abbreviations — ``(min, max, step)`` for a slider, a list for a dropdown, a
+    bool for a checkbox, a fixed value with ``ipywidgets.fixed(v)`` — or widget objects.
+    continuous_update=False re-runs only when a slider is released (use it for callbacks that train).
+    """
+    import ipywidgets as widgets
+
+    def update(**kwargs: Any) -> None:
+        result = func(**kwargs)
+        if result is not None and not hasattr(result, "savefig"):
+            print(result)
+        plt.show()
+
+    # ipywidgets reads the callback's signature: expose exactly the controlled parameters, with the
+    # function's own defaults, so each slider starts where the plain call of the function does.
+    defaults = {name: p.default for name, p in inspect.signature(func).parameters.items()}
+    update.__signature__ = inspect.Signature([
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=defaults.get(name, inspect.Parameter.empty))
+        for name in controls])
+    panel = widgets.interactive(update, **controls)
+    if not continuous_update:
+        for child in panel.children:
+            if hasattr(child, "continuous_update"):
+                child.continuous_update = False
+    panel.layout.border = "1px solid #ddd"
+    return panel
+
+
+def log_slider(description: str, value: float, min_exp: float, max_exp: float, step: float = 0.25,
+               readout_format: str = ".3g"):
+    """A slider over 10**min_exp .. 10**max_exp (learning rates, weight scales, lambdas)."""
+    import ipywidgets as widgets
+    return widgets.FloatLogSlider(value=value, base=10, min=min_exp, max=max_exp, step=step,
+                                  description=description, readout_format=readout_format,
+                                  continuous_update=False)
+
+
+def median_seconds(fn: Callable[[], Any], repeats: int = 5,
+                   clock: Callable[[], float] = time.process_time) -> float:
+    """Median time of ``fn()`` over ``repeats`` calls (the median ignores one-off hiccups).
+
+    ``clock`` defaults to ``time.process_time``: the CPU time of this process, so other programs
+    competing for a shared machine do not inflate the measurement. Pass ``time.perf_counter`` for
+    wall-clock time.
+    """
+    times = []
+    for _ in range(repeats):
+        start = clock()
+        fn()
+        times.append(clock() - start)
+    return float(np.median(times))

@@ -1,16 +1,20 @@
-"""Chapter 7.4: im2col written three ways, col2im's ``+=``, and how many copies of a pixel im2col makes.
+"""Section 7.4.2: im2col written by the reader, col2im's ``+=``, and how many copies of a pixel im2col makes.
 
-All three im2col functions return the book's layout, one row per patch:
+im2col returns the book's layout, one row per patch:
 
     x: (N, C, H, W)  ->  col: (N * OH * OW, C * FH * FW)
     row (n, i, j) = the patch of image n whose top-left corner is (i * stride, j * stride) of the
     padded image, flattened channel first, then kernel row, then kernel column.
 
+Three ways to build it, all equal:
+
 - :func:`im2col_by_positions` loops over the OH * OW output positions and copies one patch (for the
   whole batch) per step: the reader's own idea, made correct with stride and padding.
-- :func:`im2col_by_offsets` loops over the FH * FW kernel offsets (9 for 3x3) and copies one strided
-  slab per step: the reader's question "could it loop over the kernel size instead?", answered yes.
-- ``common.util.im2col`` has no Python loop: a strided *view* and one copy.
+- ``common.util.im2col`` (the book's) loops over the FH * FW kernel offsets (9 for 3x3) and copies
+  one strided slab per step: the reader's question "could it loop over the kernel size instead?",
+  answered yes.
+- ``common.fast.unfold`` has no Python loop: a strided *view* and one copy, in the transposed
+  layout (``unfold(x) == im2col(x).T``).
 
 :func:`col2im_assign` is col2im with ``=`` where ``+=`` belongs (a planted bug); :func:`copies_per_pixel`
 counts how many rows of ``col`` hold each input pixel.
@@ -20,13 +24,6 @@ from __future__ import annotations
 import numpy as np
 
 from common.util import col2im, conv_output_size
-
-
-def _pad(x: np.ndarray, pad: int) -> np.ndarray:
-    """Zero-pad the two spatial axes of (N, C, H, W) images by ``pad`` on every side."""
-    if x.ndim != 4:
-        raise ValueError(f"expected images of shape (N, C, H, W), got {x.shape}")
-    return np.pad(x, [(0, 0), (0, 0), (pad, pad), (pad, pad)]) if pad else x
 
 
 def im2col_by_positions(x: np.ndarray, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0) -> np.ndarray:
@@ -39,7 +36,7 @@ def im2col_by_positions(x: np.ndarray, filter_h: int, filter_w: int, stride: int
     N, C, H, W = x.shape
     out_h = conv_output_size(H, filter_h, stride, pad)
     out_w = conv_output_size(W, filter_w, stride, pad)
-    img = _pad(x, pad)
+    img = np.pad(x, [(0, 0), (0, 0), (pad, pad), (pad, pad)])
     col = np.empty((N, out_h, out_w, C * filter_h * filter_w), dtype=x.dtype)
     for i in range(out_h):
         top = i * stride
@@ -47,25 +44,6 @@ def im2col_by_positions(x: np.ndarray, filter_h: int, filter_w: int, stride: int
             left = j * stride
             col[:, i, j, :] = img[:, :, top:top + filter_h, left:left + filter_w].reshape(N, -1)
     return col.reshape(N * out_h * out_w, -1)
-
-
-def im2col_by_offsets(x: np.ndarray, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0) -> np.ndarray:
-    """im2col with a loop over the kernel offsets (y, x): FH * FW steps (9 for a 3 x 3 filter).
-
-    x: (N, C, H, W) -> (N * OH * OW, C * FH * FW). The pixel at offset (y, x) of *every* patch is
-    the strided slab ``img[:, :, y : y + S*OH : S, x : x + S*OW : S]``, shape (N, C, OH, OW); it is
-    copied into ``col6[:, :, y, x]``, and one transpose puts the axes in the book's row order.
-    """
-    N, C, H, W = x.shape
-    out_h = conv_output_size(H, filter_h, stride, pad)
-    out_w = conv_output_size(W, filter_w, stride, pad)
-    img = _pad(x, pad)
-    col6 = np.empty((N, C, filter_h, filter_w, out_h, out_w), dtype=x.dtype)
-    for y in range(filter_h):
-        for x_off in range(filter_w):
-            col6[:, :, y, x_off] = img[:, :, y:y + stride * out_h:stride, x_off:x_off + stride * out_w:stride]
-    # (N, C, FH, FW, OH, OW) -> (N, OH, OW, C, FH, FW): one row per patch
-    return col6.transpose(0, 4, 5, 1, 2, 3).reshape(N * out_h * out_w, -1)
 
 
 def col2im_assign(col: np.ndarray, input_shape: tuple[int, int, int, int], filter_h: int, filter_w: int,

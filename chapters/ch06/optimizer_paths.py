@@ -4,7 +4,7 @@ The function is a long, flat valley along x: its gradient points mostly across t
 hardly ever towards the minimum at (0, 0). That is exactly the situation in which plain SGD
 zig-zags and the other update rules earn their keep.
 
-Every path here is produced by the *library's* optimizers (``common.optimizers``), applied to a
+Every path here is produced by the *library's* optimizers (``common.optimizer``), applied to a
 parameter dict ``{"x": array([x]), "y": array([y])}`` — the same code that trains the networks.
 """
 from __future__ import annotations
@@ -16,8 +16,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from common.plots import axes_for
-from common.optimizers import make_optimizer
+from chapters.figures import axes_for
+from common.optimizer import make_optimizer
 
 #: Learning rates per optimizer: the book's four (SGD 0.95, Momentum 0.1, AdaGrad 1.5, Adam 0.3)
 #: plus two that fit the same picture for Nesterov and RMSprop.

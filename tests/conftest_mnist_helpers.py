@@ -96,8 +96,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.send_response(200)
         self.send_header("Content-Type", "application/gzip")
-        self.send_header("Content-Length", str(len(body)))
+        if self.server.mode != "nolength":
+            self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        if self.server.mode in ("nolength", "drip"):
+            self._trickle(body)
+            return
         if self.server.mode == "drop":  # promise the full length, then hang up halfway
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
@@ -105,16 +109,43 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.wfile.write(body)
 
+    def _trickle(self, body: bytes) -> None:
+        """"nolength": the body, then junk until JUNK_BYTES are sent or the client hangs up.
+        "drip": one byte every DRIP_INTERVAL s, for at most DRIP_FOR s. ``sent`` counts bytes."""
+        server = self.server
+        if server.mode == "nolength":
+            data, step, pause, stop_at = body + b"\xff" * (JUNK_BYTES - len(body)), 1 << 16, 0.0, None
+        else:
+            data, step, pause, stop_at = body, 1, DRIP_INTERVAL, time.monotonic() + DRIP_FOR
+        try:
+            for start in range(0, len(data), step):
+                if server.stop_event.is_set() or (stop_at and time.monotonic() > stop_at):
+                    break
+                self.wfile.write(data[start:start + step])
+                self.wfile.flush()
+                server.sent += len(data[start:start + step])
+                if pause:
+                    time.sleep(pause)
+        except OSError:  # the client hung up: what it should do
+            pass
+        self.close_connection = True
+
     def log_message(self, format: str, *args: object) -> None:  # keep test output quiet
         pass
+
+
+JUNK_BYTES = 64 << 20  # "nolength" mode: how much a body without a length grows, at most
+DRIP_INTERVAL, DRIP_FOR = 0.05, 4.0  # "drip" mode: one byte every 0.05 s, for at most 4 s
 
 
 class FileServer:
     """Serve ``files`` (name -> bytes) at ``http://127.0.0.1:<random port>/<name>``.
 
     mode: "ok" serves the files, "drop" sends a Content-Length and closes the connection after
-    half of the body, "stall" never answers. ``delay`` seconds are waited before each answer.
-    ``requests`` records every requested path.
+    half of the body, "stall" never answers, "nolength" sends no Content-Length and follows the
+    body with up to 64 MB of junk, "drip" sends one byte every 0.05 s. ``delay`` seconds are
+    waited before each answer. ``requests`` records every requested path, ``sent`` the body bytes
+    sent in the "nolength" and "drip" modes.
     """
 
     class _Server(ThreadingHTTPServer):
@@ -123,15 +154,17 @@ class FileServer:
         mode: str
         delay: float
         requests: list[str]
+        sent: int
         stop_event: threading.Event
 
     def __init__(self, files: dict[str, bytes], mode: str = "ok", delay: float = 0.0) -> None:
-        assert mode in ("ok", "drop", "stall")
+        assert mode in ("ok", "drop", "stall", "nolength", "drip")
         self._server = self._Server(("127.0.0.1", 0), _Handler)
         self._server.files = dict(files)
         self._server.mode = mode
         self._server.delay = delay
         self._server.requests = []
+        self._server.sent = 0
         self._server.stop_event = threading.Event()
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.05}, daemon=True)
@@ -144,6 +177,10 @@ class FileServer:
     @property
     def requests(self) -> list[str]:
         return self._server.requests
+
+    @property
+    def sent(self) -> int:
+        return self._server.sent
 
     def stop(self) -> None:
         self._server.stop_event.set()

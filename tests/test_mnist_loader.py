@@ -7,6 +7,8 @@ only when that cache is absent (``make test`` always fetches it first).
 """
 from __future__ import annotations
 
+import builtins
+import errno
 import gzip
 import io
 import json
@@ -15,6 +17,7 @@ import pickle
 import subprocess
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -281,13 +284,6 @@ def test_corrupt_cache_detected_and_rebuilt(tmp_path, synthetic, corrupt) -> Non
     assert_same_arrays(arrays, synthetic.arrays)
     assert_valid_cache(cache_dir, synthetic)
     assert leftovers(cache_dir) == []
-
-
-def test_corrupt_cache_is_deleted_even_if_nothing_else_works(tmp_path, synthetic) -> None:
-    _one_pixel_changed(tmp_path / mnist.CACHE_NAME, synthetic)
-    with pytest.warns(mnist.MnistCacheWarning), pytest.raises(mnist.MnistUnavailableError):
-        obtain(tmp_path, synthetic)
-    assert not (tmp_path / mnist.CACHE_NAME).exists()
 
 
 def test_cache_path_follows_dlfs_data_home(tmp_path, monkeypatch) -> None:
@@ -568,3 +564,152 @@ def test_normalized_pixels_are_exactly_byte_over_255() -> None:
     np.testing.assert_array_equal(x_norm[:100], x_raw[:100].astype(np.float32) / np.float32(255))
     x_norm[0, 0] = 42.0  # fresh arrays each call: changing one changes nothing later
     assert mnist.load_mnist()[0][0][0, 0] == 0.0
+
+
+# --------------------------------------------------------------------------------------------
+# Faults found in issue 18: each test failed on the loader before the pooch rebuild
+# --------------------------------------------------------------------------------------------
+
+UNSAFE_ADVICE = ("allow_pickle=True", "rm -rf", "sudo", "chmod 777", "--trusted-host", "verify=False")
+
+
+def assert_names_file_safely(message: str, path: Path) -> None:
+    """An error names the file and suggests nothing unsafe."""
+    assert str(path) in message, message
+    for unsafe in UNSAFE_ADVICE:
+        assert unsafe not in message, message
+
+
+def write_synthetic_cache(folder: Path, synthetic: SyntheticMnist) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    np.savez(folder / mnist.CACHE_NAME, **synthetic.arrays)
+    return folder / mnist.CACHE_NAME
+
+
+@pytest.mark.parametrize("error", [OSError(errno.EMFILE, "Too many open files"),
+                                   PermissionError(errno.EACCES, "Permission denied"),
+                                   MemoryError()], ids=["EMFILE", "EACCES", "MemoryError"])
+def test_cache_read_error_keeps_the_cache_and_says_what_happened(tmp_path, synthetic, monkeypatch,
+                                                                 recwarn, error) -> None:
+    """A valid cache that cannot be read right now is not corrupt: never delete or replace it."""
+    cache_file = write_synthetic_cache(tmp_path / "cache", synthetic)
+    before = cache_file.read_bytes()
+    folder = write_gz_folder(tmp_path / "gz", synthetic.gz)  # verified data would be at hand
+    real_open = io.open
+
+    def failing_open(file, *args, **kwargs):
+        if isinstance(file, (str, os.PathLike)) and os.fspath(file) == str(cache_file):
+            raise error
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", failing_open)
+    monkeypatch.setattr(io, "open", failing_open)
+    with pytest.raises(mnist.MnistCacheError) as caught:
+        obtain(tmp_path / "cache", synthetic, mnist_dir=folder)
+    monkeypatch.undo()
+    assert cache_file.read_bytes() == before
+    assert not [w for w in recwarn if issubclass(w.category, mnist.MnistCacheWarning)]
+    message = str(caught.value)
+    assert_names_file_safely(message, cache_file)
+    assert type(error).__name__ in message
+
+
+def test_corrupt_cache_is_kept_until_verified_data_replaces_it(tmp_path, synthetic) -> None:
+    _one_pixel_changed(tmp_path / mnist.CACHE_NAME, synthetic)
+    before = (tmp_path / mnist.CACHE_NAME).read_bytes()
+    with pytest.warns(mnist.MnistCacheWarning), pytest.raises(mnist.MnistUnavailableError):
+        obtain(tmp_path, synthetic)
+    assert (tmp_path / mnist.CACHE_NAME).read_bytes() == before  # offline: nothing is lost
+
+
+def test_cache_that_is_a_folder_is_reported_and_left_alone(tmp_path, synthetic, recwarn) -> None:
+    folder_in_the_way = tmp_path / "cache" / mnist.CACHE_NAME
+    folder_in_the_way.mkdir(parents=True)
+    (folder_in_the_way / "notes.txt").write_text("mine")
+    gz_folder = write_gz_folder(tmp_path / "gz", synthetic.gz)
+    with pytest.raises(mnist.MnistCacheError) as caught:
+        obtain(tmp_path / "cache", synthetic, mnist_dir=gz_folder)
+    assert (folder_in_the_way / "notes.txt").read_text() == "mine"
+    assert not [w for w in recwarn if "delet" in str(w.message)]
+    assert_names_file_safely(str(caught.value), folder_in_the_way)
+    assert "folder" in str(caught.value)
+
+
+@pytest.fixture(scope="module")
+def gzip_bomb() -> bytes:
+    return gzip.compress(b"\0" * (100 << 20), compresslevel=9)  # 100 KB that inflate to 100 MB
+
+
+def test_gzip_bomb_in_mnist_dir_is_refused_early(tmp_path, synthetic, gzip_bomb) -> None:
+    folder = write_gz_folder(tmp_path / "gz", {**synthetic.gz, IMAGES: gzip_bomb})
+    tracemalloc.start()
+    try:
+        with pytest.raises(mnist.MnistUnavailableError) as caught:
+            obtain(tmp_path / "cache", synthetic, mnist_dir=folder)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20, f"{peak / 2**20:.0f} MB held for a file of {len(gzip_bomb)} bytes"
+    assert_names_file_safely(str(caught.value), folder / f"{IMAGES}.gz")
+
+
+def test_mirror_body_without_a_length_is_cut_at_the_expected_size(tmp_path, synthetic, serve):
+    endless = serve(gz_files(synthetic.gz), mode="nolength")
+    with pytest.raises(mnist.MnistUnavailableError) as caught:
+        obtain(tmp_path, synthetic, mirrors=[endless.url])
+    assert endless.sent < 8 << 20, f"{endless.sent} bytes read from a mirror"
+    assert "bytes" in str(caught.value)
+    assert leftovers(tmp_path) == []
+
+
+def test_dripping_mirror_is_abandoned_at_the_deadline(tmp_path, synthetic, serve, monkeypatch):
+    monkeypatch.setattr(mnist, "DEADLINE", 1.0, raising=False)  # seconds per source
+    dripping = serve(gz_files(synthetic.gz), mode="drip")
+    good = serve(gz_files(synthetic.gz))
+    started = time.monotonic()
+    arrays, source = obtain(tmp_path, synthetic, mirrors=[dripping.url, good.url], timeout=5.0)
+    assert time.monotonic() - started < 3.0  # one second for the dripping mirror, then the next
+    assert source == f"mirror {good.url}"
+    assert_same_arrays(arrays, synthetic.arrays)
+    assert leftovers(tmp_path) == []
+
+
+BAD_GZ_FILES = {"not gzip": lambda gz: b"<html>not found</html>", "truncated": lambda gz: gz[:-20],
+                "wrong content": lambda gz: gzip.compress(gzip.decompress(gz)[:-1] + b"\1")}
+
+
+@pytest.mark.parametrize("damage", BAD_GZ_FILES.values(), ids=BAD_GZ_FILES.keys())
+def test_bad_file_in_mnist_dir_is_named_with_its_path(tmp_path, synthetic, damage) -> None:
+    folder = write_gz_folder(tmp_path / "gz", synthetic.gz)
+    bad = folder / f"{IMAGES}.gz"
+    bad.write_bytes(damage(synthetic.gz[IMAGES]))
+    with pytest.raises(mnist.MnistUnavailableError) as caught:
+        obtain(tmp_path / "cache", synthetic, mnist_dir=folder)
+    assert_names_file_safely(str(caught.value), bad)
+
+
+def test_mnist_dir_expands_the_home_folder(tmp_path, synthetic, monkeypatch) -> None:
+    write_gz_folder(tmp_path / "home" / "mnist-gz", synthetic.gz)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MNIST_DIR", "~/mnist-gz")
+    source = mnist.fetch_mnist(cache_dir=tmp_path / "cache", mirrors=(), expected_md5=synthetic.md5,
+                               use_package_index=False)
+    assert source == "MNIST_DIR"
+
+
+def test_relative_dlfs_data_home_is_resolved_once(tmp_path, monkeypatch) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.setenv("DLFS_DATA_HOME", "data")
+    monkeypatch.chdir(tmp_path / "a")
+    first = mnist.cache_path()
+    monkeypatch.chdir(tmp_path / "b")  # a notebook that changes folder keeps its cache
+    assert mnist.cache_path() == first == tmp_path / "a" / "data" / mnist.CACHE_NAME
+
+
+@pytest.mark.parametrize("flags", [{"normalize": "no"}, {"flatten": "False"},
+                                   {"one_hot_label": 1}, {"normalize": None}])
+def test_load_mnist_flags_must_be_real_booleans(synthetic, monkeypatch, flags) -> None:
+    monkeypatch.setattr(mnist, "_obtain_arrays", lambda **options: (synthetic.arrays, "cache"))
+    with pytest.raises(TypeError, match=next(iter(flags))):
+        mnist.load_mnist(**flags)

@@ -35,6 +35,8 @@ class SyntheticMnist:
     raw: dict[str, bytes]  # file name -> uncompressed idx bytes
     gz: dict[str, bytes]  # file name -> gzipped idx bytes
     md5: dict[str, str]  # file name -> MD5 of the uncompressed bytes
+    sizes: dict[str, int]  # file name -> size of the uncompressed bytes
+    pins: dict[str, tuple[int, str]]  # file name -> (size, MD5) of the .gz, as a mirror is pinned
 
 
 def make_synthetic(n_train: int = 20, n_test: int = 10, seed: int = 0) -> SyntheticMnist:
@@ -56,7 +58,13 @@ def make_synthetic(n_train: int = 20, n_test: int = 10, seed: int = 0) -> Synthe
         raw[name] = header + data.tobytes()
     gz = {name: gzip.compress(data) for name, data in raw.items()}
     md5 = {name: hashlib.md5(data).hexdigest() for name, data in raw.items()}
-    return SyntheticMnist(arrays=arrays, raw=raw, gz=gz, md5=md5)
+    return SyntheticMnist(arrays=arrays, raw=raw, gz=gz, md5=md5,
+                          sizes={name: len(data) for name, data in raw.items()}, pins=pins_of(gz))
+
+
+def pins_of(gz: dict[str, bytes]) -> dict[str, tuple[int, str]]:
+    """How a mirror serving these ``.gz`` files is pinned: name -> (size, MD5)."""
+    return {name: (len(data), hashlib.md5(data).hexdigest()) for name, data in gz.items()}
 
 
 def write_gz_folder(folder: Path, gz: dict[str, bytes]) -> Path:
@@ -114,7 +122,8 @@ class _Handler(BaseHTTPRequestHandler):
         "drip": one byte every DRIP_INTERVAL s, for at most DRIP_FOR s. ``sent`` counts bytes."""
         server = self.server
         if server.mode == "nolength":
-            data, step, pause, stop_at = body + b"\xff" * (JUNK_BYTES - len(body)), 1 << 16, 0.0, None
+            junk = b"\xff" * (JUNK_BYTES - len(body))
+            data, step, pause, stop_at = body + junk, 1 << 16, 0.0, None
         else:
             data, step, pause, stop_at = body, 1, DRIP_INTERVAL, time.monotonic() + DRIP_FOR
         try:
@@ -143,8 +152,8 @@ class FileServer:
 
     mode: "ok" serves the files, "drop" sends a Content-Length and closes the connection after
     half of the body, "stall" never answers, "nolength" sends no Content-Length and follows the
-    body with up to 64 MB of junk, "drip" sends one byte every 0.05 s. ``delay`` seconds are
-    waited before each answer. ``requests`` records every requested path, ``sent`` the body bytes
+    body with up to 64 MB of junk, "drip" sends its body one byte every 0.05 s. ``delay`` seconds
+    are waited before each answer. ``requests`` records every requested path, ``sent`` the bytes
     sent in the "nolength" and "drip" modes.
     """
 

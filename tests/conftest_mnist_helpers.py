@@ -99,6 +99,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         body = self.server.files.get(self.path.rsplit("/", 1)[-1])
+        if self.server.mode == "slowheaders":  # a status line, then a header that never ends
+            self._trickle(b"HTTP/1.0 200 OK\r\nX-Drip: " + b"x" * 60000)
+            return
         if body is None:
             self.send_error(404)
             return
@@ -119,7 +122,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _trickle(self, body: bytes) -> None:
         """"nolength": the body, then junk until JUNK_BYTES are sent or the client hangs up.
-        "drip": one byte every DRIP_INTERVAL s, for at most DRIP_FOR s. ``sent`` counts bytes."""
+        "drip" and "slowheaders": one byte every DRIP_INTERVAL s, for at most DRIP_FOR s.
+        ``sent`` counts the bytes sent."""
         server = self.server
         if server.mode == "nolength":
             junk = b"\xff" * (JUNK_BYTES - len(body))
@@ -152,9 +156,9 @@ class FileServer:
 
     mode: "ok" serves the files, "drop" sends a Content-Length and closes the connection after
     half of the body, "stall" never answers, "nolength" sends no Content-Length and follows the
-    body with up to 64 MB of junk, "drip" sends its body one byte every 0.05 s. ``delay`` seconds
-    are waited before each answer. ``requests`` records every requested path, ``sent`` the bytes
-    sent in the "nolength" and "drip" modes.
+    body with up to 64 MB of junk, "drip" sends its body one byte every 0.05 s, "slowheaders"
+    its headers. ``delay`` seconds are waited before each answer. ``requests`` records every
+    requested path, ``sent`` the bytes sent in the "nolength", "drip" and "slowheaders" modes.
     """
 
     class _Server(ThreadingHTTPServer):
@@ -167,7 +171,7 @@ class FileServer:
         stop_event: threading.Event
 
     def __init__(self, files: dict[str, bytes], mode: str = "ok", delay: float = 0.0) -> None:
-        assert mode in ("ok", "drop", "stall", "nolength", "drip")
+        assert mode in ("ok", "drop", "stall", "nolength", "drip", "slowheaders")
         self._server = self._Server(("127.0.0.1", 0), _Handler)
         self._server.files = dict(files)
         self._server.mode = mode

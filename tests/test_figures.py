@@ -4,12 +4,15 @@ import numpy as np
 import pytest
 
 from chapters.figures import (
+    ClaimError,
+    expect,
     log_slider,
     median_seconds,
     plot_accuracy_curves,
     plot_loss_curve,
     plot_probabilities,
     show_digits,
+    show_source,
     slider_panel,
 )
 
@@ -75,3 +78,21 @@ def test_slider_panel_starts_at_the_function_defaults():
 def test_median_seconds_is_the_median_of_the_clock_readings():
     ticks = iter([0.0, 1.0, 1.0, 4.0, 4.0, 4.5])          # three calls lasting 1.0, 3.0 and 0.5
     assert median_seconds(lambda: None, repeats=3, clock=lambda: next(ticks)) == 1.0
+
+
+def test_expect_prints_the_claim_and_raises_with_the_reason(capsys):
+    expect("test accuracy", 0.97192, ">=", 0.97)
+    assert capsys.readouterr().out == "✓ test accuracy 0.9719 ≥ 0.97\n"
+    expect("epochs", 20, "==", 20)
+    assert capsys.readouterr().out == "✓ epochs 20 = 20\n"
+    with pytest.raises(ClaimError, match=r"✗ final loss 0.5 < 0.3 does not hold\. Try a larger lr\."):
+        expect("final loss", 0.5, "<", 0.3, why="Try a larger lr.")
+    with pytest.raises(ValueError, match="op must be one of"):
+        expect("x", 1, "=>", 0)
+
+
+def test_show_source_gives_the_code_of_common():
+    from common.layers import Affine
+    code = show_source(Affine)
+    assert "class Affine:" in code.data and "def backward" in code.data
+    assert "class Affine:" in repr(code) or "class Affine:" in code._repr_html_()

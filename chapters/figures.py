@@ -27,6 +27,10 @@ from matplotlib.figure import Figure
 from common.util import smooth_curve
 
 
+#: The one colour map for MNIST digits in every notebook: dark ink on white paper, 0 -> white, 1 -> black.
+DIGIT_CMAP = "gray_r"
+
+
 def axes_for(ax: Axes | None, figsize: tuple[float, float] = (5, 3.5)) -> tuple[Figure, Axes]:
     """(figure, axes) to draw on: the given axes and its figure, or a new figure of ``figsize``."""
     if ax is None:
@@ -82,7 +86,7 @@ def show_digits(images: np.ndarray, titles: Sequence[str] | None = None, ncols: 
     for i, ax in enumerate(axes.ravel()):
         ax.axis("off")
         if i < k:
-            ax.imshow(images[i].reshape(side, side), cmap="gray_r", vmin=0, vmax=images.max() or 1)
+            ax.imshow(images[i].reshape(side, side), cmap=DIGIT_CMAP, vmin=0, vmax=images.max() or 1)
             if titles is not None:
                 ax.set_title(titles[i], fontsize=8)
     fig.tight_layout()

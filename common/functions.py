@@ -102,13 +102,51 @@ def sum_squared_error(y: np.ndarray, t: np.ndarray) -> float:
     return 0.5 * float(np.sum((y - t) ** 2))
 
 
+def check_target_rows(t: np.ndarray, num_classes: int) -> np.ndarray:
+    """Return targets given as rows (N, C) — one-hot, or soft like label smoothing — after checking them.
+
+    Each row must be a probability vector: no negative entry, summing to 1 (within 1e-3). Anything
+    else is refused with a ``ValueError`` naming the first bad row. An all-zero row, the usual culprit,
+    is a sample whose class was lost when the one-hot matrix was built; argmax would silently call it 0.
+    """
+    t = np.asarray(t)
+    if t.shape[1] != num_classes:
+        raise ValueError(f"one-hot targets have {t.shape[1]} columns but the output has {num_classes}"
+                         + ("; a column of labels should be passed as t.ravel()" if t.shape[1] == 1 else ""))
+    bad = _first_bad_row(t)
+    if bad:
+        i, why = bad
+        raise ValueError(f"target row {i} is not a probability vector: {why}. One-hot and soft target rows must "
+                         f"be non-negative and sum to 1 (an all-zero row is a sample whose class was lost). Fix "
+                         f"that row, or pass integer labels of shape (N,).")
+    return t
+
+
+def _first_bad_row(a: np.ndarray) -> tuple[int, str] | None:
+    """(index, what is wrong) of the first row of ``a`` that is not a probability vector, or None.
+
+    A probability vector has no negative entry and sums to 1 (within 1e-3, for rounding).
+    """
+    sums = a.sum(axis=1)
+    bad = ~np.isfinite(sums) | (np.abs(sums - 1) > 1e-3) | np.any(a < 0, axis=1)
+    if not np.any(bad):
+        return None
+    i = int(np.flatnonzero(bad)[0])
+    row = a[i]
+    why = ("it holds NaN or inf" if not np.all(np.isfinite(row)) else
+           f"it has a negative entry ({float(row.min()):.4g})" if np.any(row < 0) else
+           f"its entries sum to {float(row.sum()):.4g}")
+    return i, why
+
+
 def labels_from_targets(t: np.ndarray, num_classes: int) -> np.ndarray:
-    """Return integer class labels (N,) for targets given as labels (N,) or one-hot (N, C)."""
+    """Return integer class labels (N,) for targets given as labels (N,) or rows (N, C).
+
+    Rows are checked by :func:`check_target_rows`; a soft row's label is its most probable class.
+    """
     t = np.asarray(t)
     if t.ndim == 2:
-        if t.shape[1] != num_classes:
-            raise ValueError(f"one-hot targets have {t.shape[1]} columns but the output has {num_classes}")
-        return t.argmax(axis=1)
+        return check_target_rows(t, num_classes).argmax(axis=1)
     if t.ndim != 1:
         raise ValueError(f"targets must be labels (N,) or one-hot (N, C); got shape {t.shape}")
     if not numpy.issubdtype(t.dtype, numpy.integer):
@@ -121,10 +159,14 @@ def labels_from_targets(t: np.ndarray, num_classes: int) -> np.ndarray:
 
 
 def cross_entropy_error(y: np.ndarray, t: np.ndarray, eps: float = 1e-7) -> float:
-    """Mean cross-entropy E = -1/N * sum_n log y[n, t_n] of probabilities y.
+    """Mean cross-entropy E = -1/N * sum_n sum_k t[n, k] log y[n, k] of probabilities y.
 
-    y: probabilities, shape (C,) for one sample or (N, C) for a batch.
-    t: labels, shape () / (N,), or one-hot, shape (C,) / (N, C). Both give the same value.
+    y: probabilities, shape (C,) for one sample or (N, C) for a batch; rows that are not probability
+       vectors (scores passed without softmax) are refused.
+    t: labels, shape () / (N,); or rows, shape (C,) / (N, C): one-hot, or soft (any probability
+       vectors, e.g. label smoothing). For a label, or a one-hot row, the sum over k keeps one term,
+       -log y[n, t_n]: labels and one-hot rows give exactly the same value. Rows that are not
+       probability vectors (all zeros, negative, not summing to 1) are refused, naming the row.
 
     A single sample is reshaped to a batch of one, so N = 1 and nothing is averaged away.
     ``eps`` keeps log(0) = -inf out. We take log(max(y, eps)) rather than the book's log(y + eps):
@@ -140,9 +182,18 @@ def cross_entropy_error(y: np.ndarray, t: np.ndarray, eps: float = 1e-7) -> floa
         t = t.reshape(1, -1) if t.ndim == 1 and t.size == y.shape[1] and t.size > 1 else t.reshape(-1)
     if y.ndim != 2:
         raise ValueError(f"cross_entropy_error: y must be (C,) or (N, C), got shape {y.shape}")
-    labels = labels_from_targets(t, y.shape[1])
-    if labels.shape[0] != y.shape[0]:
-        raise ValueError(f"cross_entropy_error: y has {y.shape[0]} samples but t has {labels.shape[0]}")
     n = y.shape[0]
-    picked = y[np.arange(n), labels]                       # y[n, t_n] for each sample n
-    return float(-np.sum(np.log(np.maximum(picked, eps))) / n)
+    if n == 0:
+        raise ValueError("cross_entropy_error: the batch is empty (N = 0); the mean loss of no samples is undefined")
+    if t.shape[:1] != (n,):
+        raise ValueError(f"cross_entropy_error: y has {n} samples but t has shape {t.shape}")
+    bad = _first_bad_row(y)
+    if bad:
+        raise ValueError(f"cross_entropy_error: y row {bad[0]} is not a probability vector: {bad[1]}. y must be "
+                         f"probabilities: pass softmax(scores), not the scores themselves.")
+    log_y = np.log(np.maximum(y, eps))
+    if t.ndim == 2:                                        # rows: -sum_k t[n, k] log y[n, k]
+        per_sample = -np.sum(check_target_rows(t, y.shape[1]) * log_y, axis=1)
+    else:                                                  # labels: -log y[n, t_n]
+        per_sample = -log_y[np.arange(n), labels_from_targets(t, y.shape[1])]
+    return float(np.sum(per_sample) / n)

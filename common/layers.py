@@ -20,13 +20,18 @@ from __future__ import annotations
 import numpy
 
 from common.backend import np, to_device     # np is NumPy (or CuPy with DLFS_DEVICE=gpu)
-from common.functions import labels_from_targets, sigmoid, softmax
+from common.functions import check_target_rows, labels_from_targets, sigmoid, softmax
 from common.util import col2im, im2col, output_hw
 
 
 def _check_dout(layer: str, dout: np.ndarray, expected: tuple[int, ...]) -> None:
     if np.shape(dout) != tuple(expected):
         raise ValueError(f"{layer}.backward: dout has shape {np.shape(dout)} but forward produced {tuple(expected)}")
+
+
+def _require_batch(layer: str, x: np.ndarray) -> None:
+    if x.shape[0] == 0:
+        raise ValueError(f"{layer}: the batch is empty (input shape {x.shape}); pass at least one sample")
 
 
 def _require_float(layer: str, x: np.ndarray) -> None:
@@ -135,6 +140,7 @@ class Affine:
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         _require_float("Affine", x)
+        _require_batch("Affine", x)
         self.original_x_shape = x.shape
         x2 = x.reshape(x.shape[0], -1)
         if x2.shape[1] != self.W.shape[0]:
@@ -157,38 +163,49 @@ class SoftmaxWithLoss:
     forward(x, t) returns the *loss* (a float): this layer sits at the top only during training.
     For prediction, call softmax (or just argmax the scores) directly.
 
-    backward(dout=1) returns (y - t_onehot) / N: the difference between prediction and target,
-    averaged over the batch. Appendix A derives it; the neat form is why softmax is paired with
+    backward(dout=1) returns (y - t) / N: the difference between prediction and target, averaged
+    over the batch. Appendix A derives it; the neat form is why softmax is paired with
     cross-entropy (and identity with squared error).
 
-    x: scores (N, C); t: labels (N,) or one-hot (N, C).
+    x: scores (N, C); t: labels (N,), or rows (N, C) — one-hot, or soft (probability vectors, e.g.
+    label smoothing), for which the loss is the true -sum t log y / N. Rows that are not probability
+    vectors (all zeros, negative, not summing to 1) are refused, naming the row.
     """
 
     def __init__(self) -> None:
         self.loss: float | None = None
         self.y: np.ndarray | None = None
-        self.labels: np.ndarray | None = None
+        self.t: np.ndarray | None = None      # labels (N,) or checked target rows (N, C)
 
     def forward(self, x: np.ndarray, t: np.ndarray) -> float:
+        t = np.asarray(t)                     # (on the GPU: the targets' host -> device edge)
         if x.ndim == 1:                       # a single sample: treat as a batch of one
             x = x.reshape(1, -1)
-            t = np.asarray(t).reshape(1, -1) if np.ndim(t) == 1 and np.size(t) == x.shape[1] else np.reshape(t, -1)
+            t = t.reshape(1, -1) if t.ndim == 1 and t.size == x.shape[1] else t.reshape(-1)
         if x.ndim != 2:
             raise ValueError(f"SoftmaxWithLoss expects scores of shape (N, C); got {x.shape}")
-        labels = labels_from_targets(t, x.shape[1])
-        if labels.shape[0] != x.shape[0]:
-            raise ValueError(f"SoftmaxWithLoss: scores have {x.shape[0]} rows but targets have {labels.shape[0]}")
-        self.labels = labels
-        self.y = softmax(x)
+        _require_batch("SoftmaxWithLoss", x)
+        if t.shape[:1] != (x.shape[0],):
+            raise ValueError(f"SoftmaxWithLoss: scores have {x.shape[0]} rows but targets have shape {t.shape}")
         n = x.shape[0]
-        eps = np.finfo(self.y.dtype).tiny
-        self.loss = float(-np.sum(np.log(self.y[np.arange(n), labels] + eps)) / n)
+        self.y = softmax(x)
+        log_y = np.log(self.y + np.finfo(self.y.dtype).tiny)
+        if t.ndim == 2:                       # rows: -sum_k t[n, k] log y[n, k]
+            self.t = check_target_rows(t, x.shape[1])
+            per_sample = -np.sum(self.t * log_y, axis=1)
+        else:                                 # labels: -log y[n, t_n]
+            self.t = labels_from_targets(t, x.shape[1])
+            per_sample = -log_y[np.arange(n), self.t]
+        self.loss = float(np.sum(per_sample) / n)
         return self.loss
 
     def backward(self, dout: float = 1.0) -> np.ndarray:
         n = self.y.shape[0]
         dx = self.y.copy()
-        dx[np.arange(n), self.labels] -= 1      # y - t_onehot, without building the one-hot matrix
+        if self.t.ndim == 2:
+            dx -= self.t                        # y - t
+        else:
+            dx[np.arange(n), self.t] -= 1       # y - t_onehot, without building the one-hot matrix
         dx *= dout / n
         return dx
 
@@ -280,6 +297,7 @@ class BatchNormalization:
         if x.ndim not in (2, 4) or x.shape[1] != self.gamma.shape[0]:
             raise ValueError(f"BatchNormalization: input {x.shape} does not match gamma {self.gamma.shape} "
                              f"(need (N, D) or (N, C, H, W) with D or C = {self.gamma.shape[0]})")
+        _require_batch("BatchNormalization", x)
         self.input_shape = x.shape
         x2 = self._to_2d(x)
         if self.running_mean is None:
@@ -355,6 +373,7 @@ class Convolution:
         if x.ndim != 4 or x.shape[1] != self.W.shape[1]:
             raise ValueError(f"Convolution.forward: input {x.shape} must be (N, {self.W.shape[1]}, H, W) "
                              f"to match filters {self.W.shape}")
+        _require_batch("Convolution", x)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._check_input(x)
@@ -411,6 +430,7 @@ class Pooling:
         _require_float("Pooling", x)
         if x.ndim != 4:
             raise ValueError(f"Pooling.forward expects (N, C, H, W); got {x.shape}")
+        _require_batch("Pooling", x)
 
     def _padded(self, x: np.ndarray) -> np.ndarray:
         p = self.pad

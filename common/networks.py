@@ -25,12 +25,16 @@ so weights move freely between them.
 
 Networks hold a ``dtype`` (float64 by default, as the book; float32 for fast training) and cast
 float input to it. Integer input is refused with a ``TypeError``: images must be normalised first.
+Input holding NaN or inf, or an empty batch, is refused with a ``ValueError``. Input far outside the
+normalised range (more than 1 % of the values beyond +-``input_limit``, 10 by default: pixels 0-255,
+say) gets one :class:`InputRangeWarning` per network: such input trains to chance accuracy.
 """
 from __future__ import annotations
 
 import inspect
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -40,7 +44,7 @@ from common.backend import np, to_device, to_host     # np is NumPy (or CuPy wit
 from common.fast import FastAffine, FastConvolution, FastPooling, FastRelu
 from common.functions import labels_from_targets
 from common.gradient import numerical_gradient as _numerical_gradient
-from common.io import atomic_savez, load_npz
+from common.io import atomic_savez, load_npz, require_finite
 from common.layers import (Affine, BatchNormalization, Convolution, Dropout, Pooling, Relu, Sigmoid,
                            SoftmaxWithLoss)
 from common.util import conv_output_size
@@ -69,8 +73,15 @@ def init_scale(weight_init_std: float | str, fan_in: int) -> float:
     return float(weight_init_std)
 
 
+class InputRangeWarning(UserWarning):
+    """The input lies far outside the normalised range the networks are trained on (MNIST in [0, 1])."""
+
+
 class Network:
     """Shared machinery: a list of named layers, a loss layer, parameter bookkeeping and I/O."""
+
+    #: input values beyond +-input_limit (in more than 1 % of a batch) trigger one InputRangeWarning; None: never
+    input_limit: float | None = 10.0
 
     def __init__(self, dtype: Any = np.float64, seed: int | None = None, weight_decay_lambda: float = 0.0,
                  weight_decay_type: str = "l2", fast: bool = True) -> None:
@@ -89,12 +100,20 @@ class Network:
         self.layer_classes = FAST_LAYERS if fast else BOOK_LAYERS
         # param name -> (layer, name of the gradient attribute on that layer)
         self._grad_source: dict[str, tuple[Any, str]] = {}
+        self._warned_input_range = False
 
     # ---- building -----------------------------------------------------------------------------
     def _weights(self, shape: tuple[int, ...], std: float) -> np.ndarray:
         return to_device((std * self.rng.standard_normal(shape)).astype(self.dtype))
 
+    @staticmethod
+    def _check_size(what: str, n: Any) -> None:
+        if isinstance(n, bool) or not isinstance(n, (int, numpy.integer)) or n < 1:
+            raise ValueError(f"{what} must be a whole number of at least 1, got {n!r}")
+
     def _add_affine(self, i: int, n_in: int, n_out: int, std: float) -> None:
+        self._check_size(f"Affine{i}: the input size", n_in)
+        self._check_size(f"Affine{i}: the output size", n_out)
         W, b = self._weights((n_in, n_out), std), np.zeros(n_out, dtype=self.dtype)
         self.params[f"W{i}"], self.params[f"b{i}"] = W, b
         layer = self.layer_classes["Affine"](W, b)
@@ -103,6 +122,7 @@ class Network:
 
     def _add_conv(self, i: int, n_channels: int, filter_num: int, filter_size: int, stride: int, pad: int,
                   std: float) -> None:
+        self._check_size(f"Conv{i}: filter_num", filter_num)
         W = self._weights((filter_num, n_channels, filter_size, filter_size), std)
         b = np.zeros(filter_num, dtype=self.dtype)
         self.params[f"W{i}"], self.params[f"b{i}"] = W, b
@@ -135,7 +155,30 @@ class Network:
         if not numpy.issubdtype(x.dtype, numpy.floating):
             raise TypeError(f"{type(self).__name__} needs floating-point input, got dtype {x.dtype}; "
                             f"load MNIST with normalize=True or convert with x.astype(np.float32) / 255")
+        self._check_input_values(x)
         return x.astype(self.dtype, copy=False)
+
+    def _check_input_values(self, x: np.ndarray) -> None:
+        """Refuse an empty batch or NaN/inf input; warn (once per network) about input far outside [0, 1]."""
+        name = type(self).__name__
+        if x.ndim == 0 or x.shape[0] == 0:
+            raise ValueError(f"{name}: the batch is empty (input shape {x.shape}); pass at least one sample")
+        high, low = float(x.max()), float(x.min())        # two passes, no temporary array
+        largest = max(high, -low)
+        if not numpy.isfinite(high - low):
+            bad = int(x.size - np.count_nonzero(np.isfinite(x)))
+            raise ValueError(f"{name}: the input holds {bad} NaN or inf values; check how it was loaded or computed")
+        limit = self.input_limit
+        if limit is None or largest <= limit or getattr(self, "_warned_input_range", False):
+            return
+        outside = float(np.mean(np.abs(x) > limit))
+        if outside > 0.01:
+            self._warned_input_range = True
+            warnings.warn(f"{name}: {outside:.0%} of the input values lie outside [-{limit:g}, {limit:g}] (largest "
+                          f"{largest:.4g}). The networks expect normalised input, like MNIST in [0, 1] "
+                          f"(load_mnist(normalize=True)); pixels of 0-255 train to chance accuracy. Divide by 255 "
+                          f"or standardise the input (or set net.input_limit = None to silence this).",
+                          InputRangeWarning, stacklevel=4)
 
     def layer_outputs(self, x: np.ndarray, train_flg: bool = False) -> Iterator[tuple[str, Any, np.ndarray]]:
         """Run x through the layers one at a time, yielding (name, layer, output) after each.
@@ -175,6 +218,10 @@ class Network:
         """Fraction of samples whose highest score is the target class (t: labels or one-hot)."""
         if len(x) != len(t):
             raise ValueError(f"accuracy: x has {len(x)} samples but t has {len(t)}")
+        if len(x) == 0:
+            raise ValueError("accuracy: x is empty; the accuracy of no samples is undefined")
+        if not isinstance(batch_size, (int, numpy.integer)) or batch_size < 1:
+            raise ValueError(f"accuracy: batch_size must be a whole number >= 1, got {batch_size!r}")
         correct = 0
         for start in range(0, len(x), batch_size):
             scores = self.predict(x[start:start + batch_size], train_flg=False)
@@ -254,10 +301,14 @@ class Network:
     def load_state_dict(self, stored: dict[str, np.ndarray], source: str = "state") -> None:
         """Copy arrays into this network in place, after checking names, shapes and dtypes.
 
-        Raises ``ValueError`` naming the first mismatch (``source`` names the file in the message).
+        Raises ``ValueError`` naming the first mismatch, or the first array holding NaN or inf
+        (``source`` names the file in the message). Nothing is copied unless everything fits.
         """
         expected = self.state_dict()
         missing, extra = sorted(set(expected) - set(stored)), sorted(set(stored) - set(expected))
+        if any(key.startswith("param/") for key in extra):
+            raise ValueError(f"{source}: this is a Trainer checkpoint, not a weights file; continue training from "
+                             f"it with Trainer(..., checkpoint_path=..., resume=True), or save weights with save_params")
         if missing or extra:
             raise ValueError(f"{source}: parameter names do not match {type(self).__name__}: "
                              f"missing {missing}, unexpected {extra}")
@@ -267,6 +318,7 @@ class Network:
             if arr.dtype != expected[key].dtype:
                 raise ValueError(f"{source}: {key!r} has dtype {arr.dtype}, the network uses {expected[key].dtype}; "
                                  f"build the network with dtype=np.{arr.dtype}")
+        require_finite(stored, source)
         for key, arr in stored.items():
             expected[key][...] = to_device(arr)         # in place: the layers keep their references
 
@@ -274,14 +326,15 @@ class Network:
         """Write every parameter to an ``.npz`` file atomically (temp file + rename).
 
         ``metadata`` (JSON-serialisable: seed, epochs, accuracy, ...) is stored as a JSON string,
-        so reading it needs no pickle either.
+        so reading it needs no pickle either. Parameters holding NaN or inf are refused (nothing is written).
         """
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_suffix(".npz")
         arrays = {k: to_host(v) for k, v in self.state_dict().items()}
+        require_finite(arrays, f"{path}: refusing to save")
         if metadata is not None:
-            arrays[METADATA_KEY] = numpy.array(json.dumps(metadata, sort_keys=True))
+            arrays[METADATA_KEY] = numpy.array(_json_text(metadata, path))
         return atomic_savez(path, arrays)
 
     def load_params(self, path: str | os.PathLike) -> dict | None:
@@ -291,9 +344,34 @@ class Network:
         ``ValueError`` naming the first mismatch. Returns the stored metadata (or None).
         """
         stored = load_npz(path)
-        metadata = json.loads(str(stored.pop(METADATA_KEY))) if METADATA_KEY in stored else None
+        metadata = _read_json(stored.pop(METADATA_KEY), path, "metadata") if METADATA_KEY in stored else None
         self.load_state_dict(stored, source=str(path))
         return metadata
+
+
+def _json_text(metadata: dict, path: Path) -> str:
+    """``metadata`` as JSON, with NumPy numbers and arrays turned into Python ones."""
+    def plain(value: Any) -> Any:
+        if isinstance(value, (numpy.generic, numpy.ndarray)):
+            return value.tolist()
+        if isinstance(value, Path):
+            return str(value)
+        raise TypeError(f"{path}: metadata value {value!r} of type {type(value).__name__} cannot be stored as JSON")
+    for key, value in metadata.items():
+        try:
+            json.dumps(value, default=plain)
+        except TypeError as e:
+            raise TypeError(f"{path}: metadata {key!r}: {type(value).__name__} cannot be stored as JSON ({e}); "
+                            f"store numbers, strings, lists or dicts. Nothing was written.") from None
+    return json.dumps(metadata, sort_keys=True, default=plain)
+
+
+def _read_json(value: numpy.ndarray, path: str | os.PathLike, what: str) -> Any:
+    """The JSON text stored in an ``.npz`` member, or a ValueError naming the file."""
+    try:
+        return json.loads(str(value))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: its {what} is not valid JSON ({e}); re-create the file") from None
 
 
 class TwoLayerNet(Network):

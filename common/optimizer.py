@@ -7,12 +7,51 @@ layers computing with the old weights.
 
 State (velocities, squared-gradient sums) is created lazily on the first update with
 ``if self.v is None`` — never ``if self.v == None``, which compares element-wise on arrays.
+
+Hyperparameters are checked when an optimizer is made: ``lr`` must be a positive number, ``momentum``,
+``beta1``, ``beta2`` and ``decay_rate`` must lie in [0, 1), ``eps`` must not be negative. A string such as
+``'0.1'``, a negative ``lr`` or a momentum of 1 (a velocity that never decays) is refused, naming it.
 """
 from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
 
 from common.backend import np     # NumPy (or CuPy with DLFS_DEVICE=gpu)
 
 Params = dict[str, np.ndarray]
+
+
+def _number(owner: Any, name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{type(owner).__name__}: {name} must be a number, got {value!r} ({type(value).__name__})")
+
+
+def positive(owner: Any, name: str, value: Any) -> Any:
+    """``value`` if it is a finite number > 0 (a learning rate), else a clear error."""
+    _number(owner, name, value)
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{type(owner).__name__}: {name} must be a positive number, got {value!r} "
+                         f"(the book uses lr=0.01 for SGD, 0.001 for Adam)")
+    return value
+
+
+def non_negative(owner: Any, name: str, value: Any) -> Any:
+    """``value`` if it is a finite number >= 0 (an eps), else a clear error."""
+    _number(owner, name, value)
+    if not (value >= 0 and math.isfinite(value)):
+        raise ValueError(f"{type(owner).__name__}: {name} must be a non-negative number, got {value!r}")
+    return value
+
+
+def fraction(owner: Any, name: str, value: Any) -> Any:
+    """``value`` if it lies in [0, 1) (a momentum or decay rate), else a clear error."""
+    _number(owner, name, value)
+    if not 0 <= value < 1:
+        raise ValueError(f"{type(owner).__name__}: {name} must be in [0, 1), got {value!r} (0.9 is usual; at 1 or "
+                         f"more the remembered velocity or average never fades and the steps grow without bound)")
+    return value
 
 
 def _check(params: Params, grads: Params) -> None:
@@ -27,7 +66,7 @@ class SGD:
     """W <- W - lr * dW."""
 
     def __init__(self, lr: float = 0.01) -> None:
-        self.lr = lr
+        self.lr = positive(self, "lr", lr)
 
     def update(self, params: Params, grads: Params) -> None:
         _check(params, grads)
@@ -39,7 +78,7 @@ class Momentum:
     """v <- momentum * v - lr * dW;  W <- W + v.  A ball rolling downhill that keeps its speed."""
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
-        self.lr, self.momentum = lr, momentum
+        self.lr, self.momentum = positive(self, "lr", lr), fraction(self, "momentum", momentum)
         self.v: Params | None = None
 
     def update(self, params: Params, grads: Params) -> None:
@@ -60,7 +99,7 @@ class Nesterov:
     """
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
-        self.lr, self.momentum = lr, momentum
+        self.lr, self.momentum = positive(self, "lr", lr), fraction(self, "momentum", momentum)
         self.v: Params | None = None
 
     def update(self, params: Params, grads: Params) -> None:
@@ -82,7 +121,7 @@ class AdaGrad:
     """
 
     def __init__(self, lr: float = 0.01, eps: float = 1e-7) -> None:
-        self.lr, self.eps = lr, eps
+        self.lr, self.eps = positive(self, "lr", lr), non_negative(self, "eps", eps)
         self.h: Params | None = None
 
     def update(self, params: Params, grads: Params) -> None:
@@ -102,7 +141,8 @@ class RMSprop:
     """
 
     def __init__(self, lr: float = 0.01, decay_rate: float = 0.99, eps: float = 1e-7) -> None:
-        self.lr, self.decay_rate, self.eps = lr, decay_rate, eps
+        self.lr, self.decay_rate = positive(self, "lr", lr), fraction(self, "decay_rate", decay_rate)
+        self.eps = non_negative(self, "eps", eps)
         self.h: Params | None = None
 
     def update(self, params: Params, grads: Params) -> None:
@@ -125,7 +165,8 @@ class Adam:
     """
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> None:
-        self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
+        self.lr, self.eps = positive(self, "lr", lr), non_negative(self, "eps", eps)
+        self.beta1, self.beta2 = fraction(self, "beta1", beta1), fraction(self, "beta2", beta2)
         self.iter = 0
         self.m: Params | None = None
         self.v: Params | None = None

@@ -14,13 +14,22 @@ parameters (and batch-norm statistics), the optimizer's state, the random genera
 the current epoch's shuffling order and the history — every ``checkpoint_every`` iterations and at
 each epoch's end, atomically (temp file + rename, so a kill never leaves a half-written file).
 ``resume=True`` continues from it, and reaches exactly the parameters an uninterrupted run would.
+A checkpoint records the run's settings (seed, batch size, optimizer and its lr, momentum, ...,
+the data's sizes and a checksum); resuming with any of them changed is refused, naming the setting,
+and so is resuming with fewer ``epochs`` than the checkpoint has done. More epochs simply continue.
+
+Divergence is never silent: a loss that turns NaN or inf, parameters that do, or a loss that explodes
+stop training with :class:`TrainingDiverged` (the rule is in :class:`Trainer`'s docstring).
 """
 from __future__ import annotations
 
+import inspect
 import json
 import math
+import numbers
 import os
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -28,7 +37,10 @@ from typing import Any, Callable
 import numpy as np
 from tqdm.auto import tqdm
 
-from common.io import atomic_savez, load_npz
+from common.backend import np as xp
+from common.backend import to_host
+from common.functions import labels_from_targets
+from common.io import FileInUse, FileLock, UnreadableFile, atomic_savez, load_npz, require_finite
 from common.optimizer import make_optimizer
 
 
@@ -44,6 +56,10 @@ class History:
     def as_dict(self) -> dict[str, Any]:
         return {"train_loss": self.train_loss, "epoch_loss": self.epoch_loss, "train_acc": self.train_acc,
                 "test_acc": self.test_acc, "seconds": self.seconds}
+
+
+class TrainingDiverged(FloatingPointError):
+    """Training stopped: the loss or the parameters went non-finite, or the loss exploded."""
 
 
 def _optimizer_state(optimizer: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -64,7 +80,7 @@ def _optimizer_state(optimizer: Any) -> tuple[dict[str, np.ndarray], dict[str, A
 class Trainer:
     """Train ``network`` with mini-batch gradient descent.
 
-    x_train: (N, ...) float; t_train: (N,) labels or (N, C) one-hot; likewise the test set.
+    x_train: (N, ...) float; t_train: (N,) labels or (N, C) rows, one-hot or soft; likewise the test set.
     optimizer: a name from ``common.optimizer.OPTIMIZERS`` (with ``optimizer_param``) or an
                optimizer object.
     evaluate_sample_num_per_epoch: evaluate accuracies on this many samples (None: all of them).
@@ -77,7 +93,31 @@ class Trainer:
     checkpoint_path: an ``.npz`` file to checkpoint to (None: no checkpoints);
     checkpoint_every: also checkpoint every this many iterations (None: only at epoch ends);
     resume: if the checkpoint file exists, continue from it instead of starting afresh.
+    stop_on_divergence: stop when the loss explodes (the rule below); False only for experiments that
+             study divergence. NaN or inf always stops training.
+
+    Before any training the arguments are checked (whole numbers where counts are meant, an optimizer
+    name or object, no empty set, no NaN or inf in the data), and so are x_test and x_train against the
+    network and both sets' targets against its number of outputs: mistakes fail at once, not after an epoch.
+
+    When training stops (:class:`TrainingDiverged`, a ``FloatingPointError``, saying the iteration,
+    the optimizer, its learning rate and what to try):
+
+    - a mini-batch loss is NaN or inf;
+    - a parameter is NaN or inf at an epoch's end or before a checkpoint (a last update that blew up);
+    - the loss exploded: the mean loss of the last ``DIVERGENCE_WINDOW`` (5) iterations is more than
+      ``DIVERGENCE_FACTOR`` (5) times the larger of the chance-level loss ln(C) (C classes: 2.3 for
+      MNIST's 10, so the limit is at least 11.5) and the lowest such mean of the run so far (means over
+      the first 1, 2, ... iterations included, so a run that explodes at its second step is caught).
+
+    The loss must *rise* to 5x the best it has been, so a loss that starts high and comes down — initial
+    weights with std 1 or 10 (60 to 700 at first), a strong weight decay — is never stopped. Exploding runs
+    need this rule because SoftmaxWithLoss clamps log(0), which keeps their loss finite (at most about 87
+    in float32, 708 in float64) while the accuracy falls to chance.
     """
+
+    DIVERGENCE_WINDOW = 5
+    DIVERGENCE_FACTOR = 5.0
 
     def __init__(self, network: Any, x_train: np.ndarray, t_train: np.ndarray, x_test: np.ndarray,
                  t_test: np.ndarray, epochs: int = 20, mini_batch_size: int = 100,
@@ -85,25 +125,29 @@ class Trainer:
                  evaluate_sample_num_per_epoch: int | None = None, seed: int = 0, progress: bool = True,
                  checkpoint_path: str | os.PathLike | None = None, checkpoint_every: int | None = None,
                  resume: bool = False, augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
-                 on_epoch_end: Callable[["Trainer"], None] | None = None) -> None:
-        if len(x_train) != len(t_train) or len(x_test) != len(t_test):
-            raise ValueError(f"Trainer: x/t lengths differ: train {len(x_train)}/{len(t_train)}, "
-                             f"test {len(x_test)}/{len(t_test)}")
-        if mini_batch_size < 1 or epochs < 0:
-            raise ValueError(f"Trainer: need mini_batch_size >= 1 and epochs >= 0, got {mini_batch_size}, {epochs}")
+                 on_epoch_end: Callable[["Trainer"], None] | None = None, stop_on_divergence: bool = True) -> None:
+        _whole("epochs", epochs, 0)
+        _whole("mini_batch_size", mini_batch_size, 1)
+        _whole("evaluate_sample_num_per_epoch", evaluate_sample_num_per_epoch, 1, none_ok=True)
+        _whole("checkpoint_every", checkpoint_every, 1, none_ok=True)
+        _whole("seed", seed, 0, none_ok=True)
+        _check_data(x_train, t_train, x_test, t_test)
+        if resume and checkpoint_path is None:
+            raise ValueError("Trainer: resume=True needs a checkpoint_path to resume from")
         self.network = network
         self.x_train, self.t_train, self.x_test, self.t_test = x_train, t_train, x_test, t_test
         self.epochs = epochs
         self.batch_size = min(mini_batch_size, len(x_train))
-        if isinstance(optimizer, str):
-            self.optimizer = make_optimizer(optimizer, **(optimizer_param or {"lr": 0.01}))
-        else:
-            self.optimizer = optimizer
+        self.optimizer = _optimizer(optimizer, optimizer_param)
         self.evaluate_sample_num = evaluate_sample_num_per_epoch
+        self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.progress = progress
         self.augment = augment
         self.on_epoch_end = on_epoch_end
+        self.stop_on_divergence = stop_on_divergence
+        self._chance_loss = math.log(max(2, self._check_targets()))
+        self._lowest_mean = math.inf         # lowest mean of the last DIVERGENCE_WINDOW losses
         self.iter_per_epoch = math.ceil(len(x_train) / self.batch_size)
         self.history = History()
         self.current_iter = 0              # iterations done in total
@@ -115,12 +159,30 @@ class Trainer:
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
         self.checkpoint_every = checkpoint_every
         if self.checkpoint_path is not None:
-            # a run killed while writing leaves its temporary file behind; this trainer owns the
-            # checkpoint, so it sweeps such leftovers (they were never renamed, so never trusted)
-            for stale in self.checkpoint_path.parent.glob(self.checkpoint_path.name + ".*.part"):
-                stale.unlink(missing_ok=True)
+            self._lock_checkpoint().release()      # refuse now if another run is writing this checkpoint
         if resume and self.checkpoint_path is not None and self.checkpoint_path.exists():
             self.load_checkpoint(self.checkpoint_path)
+
+    def _check_targets(self) -> int:
+        """Check both sets' targets before any training — against the network's number of outputs when
+        it has ``predict`` — and return the number of classes."""
+        predict = getattr(self.network, "predict", None)
+        scores = None
+        for name, x in (("x_test", self.x_test), ("x_train", self.x_train)) if callable(predict) else ():
+            try:
+                scores = predict(x[:1])
+            except (ValueError, TypeError) as e:
+                raise type(e)(f"Trainer: {name} does not fit the network: {e}") from None
+        if getattr(scores, "ndim", 0) == 2:
+            num_classes = int(scores.shape[1])
+        else:
+            num_classes = max(_num_classes(self.t_train), _num_classes(self.t_test))
+        for name, t in (("t_train", self.t_train), ("t_test", self.t_test)):
+            try:
+                labels_from_targets(t, num_classes)
+            except (ValueError, TypeError) as e:
+                raise type(e)(f"Trainer: {name}: {e}") from None
+        return num_classes
 
     def _subset(self, n: int) -> np.ndarray | slice:
         k = self.evaluate_sample_num
@@ -142,14 +204,36 @@ class Trainer:
             grads = self.network.gradient(x_batch, t_batch)
             loss = self.network.loss(x_batch, t_batch)
         self.optimizer.update(self.network.params, grads)
-        loss = float(loss)
+        return float(loss)
+
+    # ---- divergence ---------------------------------------------------------------------------
+    def _diverged(self, what: str) -> TrainingDiverged:
+        lr = getattr(self.optimizer, "lr", "?")
+        return TrainingDiverged(
+            f"training diverged at iteration {self.current_iter} (epoch {self.epoch + 1}): {what} "
+            f"(optimizer {type(self.optimizer).__name__}, lr={lr}). Try a smaller learning rate (e.g. lr/10), "
+            f"a smaller initial weight scale, or check that the input is normalised.")
+
+    def _check_loss(self, loss: float) -> None:
+        """Stop on a NaN/inf loss, or on a loss that exploded (the rule in the class docstring)."""
         if not math.isfinite(loss):
-            lr = getattr(self.optimizer, "lr", "?")
-            raise FloatingPointError(
-                f"training diverged: loss became {loss} at iteration {self.current_iter} "
-                f"(optimizer {type(self.optimizer).__name__}, lr={lr}). Try a smaller learning rate "
-                f"(e.g. lr/10), a smaller initial weight scale, or check the input is normalised.")
-        return loss
+            raise self._diverged(f"the loss became {loss}")
+        recent = self.history.train_loss[-self.DIVERGENCE_WINDOW:]
+        mean = sum(recent) / len(recent)
+        if (self.stop_on_divergence and len(recent) == self.DIVERGENCE_WINDOW
+                and mean > self.DIVERGENCE_FACTOR * max(self._chance_loss, self._lowest_mean)):
+            raise self._diverged(
+                f"the mean loss of the last {len(recent)} iterations is {mean:.3g}, more than "
+                f"{self.DIVERGENCE_FACTOR:g} times both the chance-level loss {self._chance_loss:.3g} and the "
+                f"lowest such mean of this run, {self._lowest_mean:.3g}")
+        self._lowest_mean = min(self._lowest_mean, mean)
+
+    def _check_parameters(self) -> None:
+        """Stop if an update left a parameter NaN or inf (the next loss would show it, but there may be none)."""
+        for key, p in self.network.params.items():
+            bad = int(p.size - xp.count_nonzero(xp.isfinite(p)))       # xp: the arrays' own backend
+            if bad:
+                raise self._diverged(f"parameter {key!r} holds {bad} NaN or inf values")
 
     def evaluate(self) -> tuple[float, float]:
         """(train accuracy, test accuracy) on the evaluation subsets."""
@@ -160,6 +244,7 @@ class Trainer:
 
     def train(self) -> History:
         """Run the remaining epochs and return the history (also kept in ``self.history``)."""
+        lock = self._lock_checkpoint() if self.checkpoint_path is not None else None
         start = time.perf_counter() - self.history.seconds
         total = self.epochs * self.iter_per_epoch
         bar = tqdm(total=total, initial=self.current_iter, disable=not self.progress, desc="training", unit="it",
@@ -174,13 +259,17 @@ class Trainer:
                     x_batch = self.x_train[idx]
                     if self.augment is not None:
                         x_batch = self.augment(x_batch, self.rng)
-                    self.history.train_loss.append(self.train_step(x_batch, self.t_train[idx]))
+                    loss = self.train_step(x_batch, self.t_train[idx])
+                    self.history.train_loss.append(loss)
                     self.current_iter += 1
+                    self._check_loss(loss)
                     bar.update(1)
                     if (self.checkpoint_every and self.current_iter % self.checkpoint_every == 0
                             and i + 1 < self.iter_per_epoch):
+                        self._check_parameters()
                         self.history.seconds = time.perf_counter() - start
                         self.save_checkpoint()
+                self._check_parameters()
                 epoch_losses = self.history.train_loss[self.epoch * self.iter_per_epoch:]
                 self.history.epoch_loss.append(float(np.mean(epoch_losses)))
                 train_acc, test_acc = self.evaluate()
@@ -196,9 +285,25 @@ class Trainer:
         finally:
             bar.close()
             self.history.seconds = time.perf_counter() - start
+            if lock is not None:
+                lock.release()
         return self.history
 
     # ---- checkpoints ----------------------------------------------------------------------------
+    def _lock_checkpoint(self) -> FileLock:
+        """Lock the checkpoint for this run, or refuse: another run is training on it right now.
+
+        Holding the lock, the trainer sweeps the temporary files a killed run left behind (never
+        renamed, so never trusted); without it, it could delete a live run's file mid-write.
+        """
+        lock = FileLock(self.checkpoint_path.with_name(self.checkpoint_path.name + ".lock"))
+        if not lock.acquire():
+            raise FileInUse(f"{self.checkpoint_path}: another training run (process {lock.holder()}) is using this "
+                            f"checkpoint right now. Wait for it to finish, or give this run its own checkpoint_path.")
+        for stale in self.checkpoint_path.parent.glob(self.checkpoint_path.name + ".*.part"):
+            stale.unlink(missing_ok=True)
+        return lock
+
     def _rng_states(self) -> dict[str, Any]:
         states = {"trainer": self.rng.bit_generator.state}
         net_rng = getattr(self.network, "rng", None)
@@ -206,18 +311,44 @@ class Trainer:
             states["network"] = net_rng.bit_generator.state
         return states
 
+    def settings(self) -> dict[str, Any]:
+        """What a resumed run must share with its checkpoint, by the names the caller knows them by."""
+        return {"seed": self.seed, "mini_batch_size": self.batch_size, "optimizer": type(self.optimizer).__name__,
+                **_hyperparameters(self.optimizer),
+                "evaluate_sample_num_per_epoch": self.evaluate_sample_num,
+                "training set size": len(self.x_train), "test set size": len(self.x_test),
+                "training data checksum": _checksum(self.x_train, self.t_train)}
+
+    def _check_same_run(self, path: str | os.PathLike, meta: dict[str, Any]) -> None:
+        """Refuse to resume a checkpoint made with other settings, or with more epochs done than asked for."""
+        stored = meta.get("settings") or {"optimizer": meta["optimizer"], "mini_batch_size": meta["batch_size"]}
+        mine = self.settings()
+        changed = [f"{name} = {value!r} (this trainer: {mine.get(name)!r})"
+                   for name, value in stored.items() if mine.get(name) != value]
+        if changed:
+            raise ValueError(f"{path}: cannot resume: the checkpoint was made with {'; '.join(changed)}. Resuming "
+                             f"would continue that run under other settings. Use the checkpoint's settings, or start "
+                             f"afresh (resume=False; the training scripts take --fresh).")
+        if meta["epoch"] > self.epochs:
+            raise ValueError(f"{path}: cannot resume: the checkpoint has already done {meta['epoch']} epochs, more "
+                             f"than epochs={self.epochs}. Ask for at least {meta['epoch']} epochs, or start afresh "
+                             f"(resume=False; the training scripts take --fresh).")
+
     def save_checkpoint(self, path: str | os.PathLike | None = None) -> Path | None:
         """Write the full training state to ``path`` (default: ``checkpoint_path``) atomically."""
         path = Path(path) if path is not None else self.checkpoint_path
         if path is None:
             return None
-        arrays = {f"param/{k}": v for k, v in self.network.state_dict().items()}
+        state = {k: to_host(v) for k, v in self.network.state_dict().items()}
+        require_finite(state, f"{path}: refusing to checkpoint")
+        arrays = {f"param/{k}": v for k, v in state.items()}
         opt_arrays, opt_scalars = _optimizer_state(self.optimizer)
         arrays.update(opt_arrays)
         if self._order is not None:
             arrays["order"] = self._order
         arrays["train_loss"] = np.array(self.history.train_loss, dtype=np.float64)
         meta = {
+            "settings": self.settings(),
             "epoch": self.epoch, "current_iter": self.current_iter, "epochs": self.epochs,
             "batch_size": self.batch_size, "optimizer": type(self.optimizer).__name__,
             "optimizer_scalars": opt_scalars, "rng": self._rng_states(),
@@ -228,12 +359,17 @@ class Trainer:
 
     def load_checkpoint(self, path: str | os.PathLike) -> None:
         """Restore a state written by :meth:`save_checkpoint` into this trainer and its network."""
-        stored = load_npz(path)
+        try:
+            stored = load_npz(path)
+        except UnreadableFile as e:
+            raise UnreadableFile(f"{e} As a checkpoint, it can also be deleted, or training started afresh with "
+                                 f"resume=False (the training scripts take --fresh).") from None
+        if "__trainer__" not in stored:
+            raise ValueError(f"{path}: not a Trainer checkpoint (it has no '__trainer__' record; weights saved by "
+                             f"save_params are loaded with network.load_params). Pass another checkpoint_path, or "
+                             f"resume=False.")
         meta = json.loads(str(stored.pop("__trainer__")))
-        if meta["optimizer"] != type(self.optimizer).__name__ or meta["batch_size"] != self.batch_size:
-            raise ValueError(f"{path}: checkpoint was made with {meta['optimizer']} and batch size "
-                             f"{meta['batch_size']}, this trainer uses {type(self.optimizer).__name__} and "
-                             f"{self.batch_size}")
+        self._check_same_run(path, meta)
         params = {k[len("param/"):]: v for k, v in stored.items() if k.startswith("param/")}
         self.network.load_state_dict(params, source=str(path))
         for name, value in meta["optimizer_scalars"].items():
@@ -250,3 +386,69 @@ class Trainer:
         h = meta["history"]
         self.history = History(train_loss=stored["train_loss"].tolist(), epoch_loss=h["epoch_loss"],
                                train_acc=h["train_acc"], test_acc=h["test_acc"], seconds=h["seconds"])
+        losses, w = self.history.train_loss, self.DIVERGENCE_WINDOW
+        self._lowest_mean = min((sum(losses[max(0, i - w + 1):i + 1]) / min(i + 1, w) for i in range(len(losses))),
+                                default=math.inf)
+
+
+def _whole(name: str, value: Any, minimum: int, none_ok: bool = False) -> None:
+    """Refuse anything but a whole number >= minimum (or None, where allowed), naming the argument."""
+    if value is None and none_ok:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        allowed = f"{'None or ' if none_ok else ''}a whole number >= {minimum}"
+        raise ValueError(f"Trainer: {name} must be {allowed}, got {value!r}")
+
+
+def _check_data(x_train: np.ndarray, t_train: np.ndarray, x_test: np.ndarray, t_test: np.ndarray) -> None:
+    """Refuse mismatched or empty sets, and inputs holding NaN or inf, before any training."""
+    if len(x_train) != len(t_train) or len(x_test) != len(t_test):
+        raise ValueError(f"Trainer: x/t lengths differ: train {len(x_train)}/{len(t_train)}, "
+                         f"test {len(x_test)}/{len(t_test)}")
+    if len(x_train) == 0:
+        raise ValueError("Trainer: the training set is empty (x_train has 0 samples)")
+    if len(x_test) == 0:
+        raise ValueError("Trainer: the test set is empty (x_test has 0 samples); the accuracy measured after each "
+                         "epoch needs at least one test sample (for a quick experiment, pass part of the training set)")
+    for name, x in (("x_train", x_train), ("x_test", x_test)):
+        if np.issubdtype(x.dtype, np.inexact) and not math.isfinite(float(x.max()) - float(x.min())):
+            bad = int(x.size - np.count_nonzero(np.isfinite(x)))
+            raise ValueError(f"Trainer: {name} holds {bad} NaN or inf values; check how the data was loaded or computed")
+
+
+def _optimizer(optimizer: str | Any, optimizer_param: dict | None) -> Any:
+    """An optimizer from a name and its parameters, or the optimizer object given (checked)."""
+    if isinstance(optimizer, str):
+        return make_optimizer(optimizer, **(optimizer_param or {"lr": 0.01}))
+    if isinstance(optimizer, type):
+        raise TypeError(f"Trainer: optimizer must be a name or an optimizer object, got the class "
+                        f"{optimizer.__name__}; pass {optimizer.__name__}(lr=...) instead")
+    if not callable(getattr(optimizer, "update", None)):
+        raise TypeError(f"Trainer: optimizer {optimizer!r} has no update(params, grads) method")
+    if optimizer_param is not None:
+        raise ValueError(f"Trainer: optimizer_param is used only with an optimizer name (e.g. optimizer='sgd'); "
+                         f"with the {type(optimizer).__name__} object given it would be ignored. Set the "
+                         f"hyperparameters on the object instead, e.g. {type(optimizer).__name__}(lr=0.1)")
+    return optimizer
+
+
+def _hyperparameters(optimizer: Any) -> dict[str, Any]:
+    """The optimizer's constructor arguments (lr, momentum, beta1, ...) with their current values."""
+    names = [n for n in inspect.signature(type(optimizer).__init__).parameters if n != "self"]
+    return {n: getattr(optimizer, n) for n in names
+            if isinstance(getattr(optimizer, n, None), (int, float, str, bool, type(None)))}
+
+
+def _checksum(x: np.ndarray, t: np.ndarray) -> str:
+    """A cheap fingerprint of a data set: crc32 of every label and of 64 images spread over it."""
+    step = max(1, len(x) // 64)
+    crc = zlib.crc32(np.ascontiguousarray(to_host(t)).tobytes())
+    return f"crc32 {zlib.crc32(np.ascontiguousarray(to_host(x[::step])).tobytes(), crc):08x}"
+
+
+def _num_classes(t: np.ndarray) -> int:
+    """The number of classes targets speak of: one-hot columns, or the largest label + 1."""
+    t = np.asarray(t)
+    if t.ndim == 2:
+        return t.shape[1]
+    return int(t.max()) + 1 if t.size else 0

@@ -4,6 +4,10 @@ Each trainer script is run unattended by ``make weights`` (or by hand). It check
 ``weights/checkpoints/`` (git-ignored) so that a killed run resumes where it stopped, logs one line
 per epoch, and finally writes ``weights/<name>.npz`` (parameters + metadata, no pickle) and a
 human-readable ``weights/<name>.json`` with the same metadata.
+
+The record says what happened: ``epochs`` is the number the network was trained for, and a resumed run
+carries ``resumed_at_iteration``. Resuming with other settings than the checkpoint's (another ``--seed``,
+fewer ``--epochs`` than it has done) is refused, naming the setting; ``--fresh`` starts over.
 """
 from __future__ import annotations
 
@@ -23,10 +27,24 @@ from common.trainer import Trainer
 from dataset.mnist import load_mnist
 
 
+def whole_number(minimum: int):
+    """An argparse type: a whole number >= minimum, refused with a message otherwise."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"need a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"need a whole number >= {minimum}, got {value}")
+        return value
+    return parse
+
+
 def parse_args(description: str, epochs: int, seed: int = 0) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=description)
-    p.add_argument("--epochs", type=int, default=epochs, help=f"epochs to train (default {epochs})")
-    p.add_argument("--seed", type=int, default=seed, help="seed for initial weights, shuffling and augmentation")
+    p.add_argument("--epochs", type=whole_number(1), default=epochs, help=f"epochs to train (default {epochs})")
+    p.add_argument("--seed", type=whole_number(0), default=seed,
+                   help="seed for initial weights, shuffling and augmentation")
     p.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint and start over")
     p.add_argument("--out", type=Path, default=WEIGHTS_DIR, help="folder for the final weights")
     return p.parse_args()
@@ -52,7 +70,7 @@ def finish(name: str, net: Any, trainer: Trainer, x_test: np.ndarray, t_test: np
     meta = {
         "network": type(net).__name__,
         "dtype": str(net.dtype),
-        "epochs": trainer.epochs,
+        "epochs": trainer.epoch,                 # epochs the network has been trained for
         "batch_size": trainer.batch_size,
         "optimizer": type(trainer.optimizer).__name__,
         "learning_rate": getattr(trainer.optimizer, "lr", None),
@@ -90,7 +108,9 @@ def train_and_save(name: str, description: str, make_net: Any, epochs: int, chec
                       optimizer="adam", optimizer_param={"lr": 0.001}, evaluate_sample_num_per_epoch=10000,
                       seed=args.seed, progress=False, checkpoint_path=ckpt, checkpoint_every=checkpoint_every,
                       resume=True, augment=augment, on_epoch_end=epoch_logger(name))
-    if trainer.current_iter:
+    record = {"seed": args.seed, **(extra or {})}
+    if trainer.current_iter:                 # the checkpoint's settings were checked to match these
         print(f"[{name}] resuming at iteration {trainer.current_iter} (epoch {trainer.epoch})", flush=True)
+        record["resumed_at_iteration"] = trainer.current_iter
     trainer.train()
-    return finish(name, net, trainer, x_test, t_test, args.out, {"seed": args.seed, **(extra or {})})
+    return finish(name, net, trainer, x_test, t_test, args.out, record)

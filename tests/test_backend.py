@@ -145,3 +145,39 @@ def test_fake_gpu_trains_identically_and_crosses_only_at_the_edges(tmp_path):
     crossings = g["after"]["asarray"] - g["before"]["asarray"]
     assert crossings <= 3 * 2, f"{crossings} host->device transfers in 3 steps"
     assert g["after"]["asnumpy"] == g["before"]["asnumpy"]
+
+
+TRAINER_SCRIPT = textwrap.dedent('''
+    import sys, tempfile, os
+    import numpy
+    import common.backend as B
+    from common.networks import MultiLayerNetExtend
+    from common.trainer import Trainer
+    assert B.GPU
+    rng = numpy.random.default_rng(0)
+    x = rng.random((60, 12)).astype(numpy.float32)
+    t = rng.integers(0, 3, 60)
+    d = tempfile.mkdtemp()
+    def make(resume):
+        net = MultiLayerNetExtend(12, [8], 3, use_batchnorm=True, dtype=numpy.float32, seed=0)
+        return net, Trainer(net, x, t, x[:20], numpy.eye(3)[t[:20]], epochs=2, mini_batch_size=20, optimizer="adam",
+                            optimizer_param={"lr": 0.01}, progress=False, checkpoint_path=os.path.join(d, "c.npz"),
+                            checkpoint_every=2, resume=resume)
+    net, tr = make(False)
+    tr.train()
+    net2, tr2 = make(True)
+    assert tr2.epoch == 2
+    net.save_params(os.path.join(d, "w.npz"))
+    net2.load_params(os.path.join(d, "w.npz"))
+    print("ok", tr.history.test_acc)
+''')
+
+
+def test_fake_gpu_runs_the_trainer_with_checkpoints(tmp_path):
+    """Hostile case: the Trainer's checks (targets, divergence, finite parameters, checkpoints) on device arrays."""
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "cupy.py").write_text(FAKE_CUPY)
+    env = {**os.environ, "PYTHONPATH": str(fake), "DLFS_DEVICE": "gpu"}
+    out = subprocess.run([sys.executable, "-c", TRAINER_SCRIPT], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.startswith("ok"), out.stderr[-3000:]

@@ -101,3 +101,43 @@ def test_sum_squared_error_book_example():
     assert sum_squared_error(y, t) == pytest.approx(0.0975, rel=1e-9)
     with pytest.raises(ValueError, match="shape"):
         sum_squared_error(y, t[:5])
+
+
+# ---- issue 18: soft targets get the true cross-entropy; rows that are no distribution are refused ----
+def test_cross_entropy_of_soft_targets_is_the_true_one():
+    rng = np.random.default_rng(2)
+    y = softmax(rng.standard_normal((4, 5)))
+    t = softmax(rng.standard_normal((4, 5)))                        # soft rows (label smoothing, mixup, ...)
+    assert cross_entropy_error(y, t) == pytest.approx(-np.sum(t * np.log(y)) / 4, rel=1e-12)
+    assert cross_entropy_error(y[1], t[1]) == pytest.approx(-np.sum(t[1] * np.log(y[1])), rel=1e-12)
+    # the argmax shortcut would give a different number
+    assert cross_entropy_error(y, t) != pytest.approx(cross_entropy_error(y, t.argmax(axis=1)), rel=1e-3)
+
+
+def test_cross_entropy_one_hot_rows_give_exactly_the_label_value():
+    rng = np.random.default_rng(3)
+    y = softmax(rng.standard_normal((7, 10)))
+    labels = rng.integers(0, 10, 7)
+    assert cross_entropy_error(y, np.eye(10)[labels]) == cross_entropy_error(y, labels)
+
+
+@pytest.mark.parametrize("row, why", [
+    ([0.0, 0.0, 0.0], "sum to 0"),                   # an all-zero row: a label outside the one-hot range
+    ([0.5, 0.5, 0.5], "sum to 1.5"),
+    ([1.5, -0.5, 0.0], "negative"),
+    ([np.nan, 1.0, 0.0], "NaN"),
+])
+def test_cross_entropy_refuses_rows_that_are_not_distributions(row, why):
+    t = np.array([[0.0, 1.0, 0.0], row, [1.0, 0.0, 0.0]])
+    with pytest.raises(ValueError, match=rf"row 1\b.*{why}"):
+        cross_entropy_error(np.full((3, 3), 1 / 3), t)
+
+
+def test_cross_entropy_refuses_scores_that_are_not_probabilities():
+    """Hostile case: passing scores (no softmax) gave a meaningless, sometimes negative, loss."""
+    scores = np.array([[2.0, -1.0, 0.5], [0.1, 3.0, -2.0]])
+    with pytest.raises(ValueError, match=r"row 0.*softmax"):
+        cross_entropy_error(scores, np.array([0, 1]))
+    with pytest.raises(ValueError, match=r"softmax"):
+        cross_entropy_error(np.array([0.2, 0.2, 0.2]), 1)            # a single sample summing to 0.6
+    assert cross_entropy_error(softmax(scores), np.array([0, 1])) > 0

@@ -252,3 +252,55 @@ def test_layers_preserve_dtype(dtype):
     assert d.dtype == dtype and bn.dgamma.dtype == dtype
     d = conv.backward(d)
     assert d.dtype == dtype and conv.dW.dtype == dtype and conv.db.dtype == dtype
+
+
+# ---- issue 18: soft targets and rows that are not probability vectors ---------------------------
+def test_softmax_with_loss_soft_targets_true_loss_and_gradient():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 4))
+    t = np.array([[0.7, 0.1, 0.1, 0.1], [0.0, 0.5, 0.5, 0.0], [0.0, 0.0, 0.0, 1.0]])
+    layer = SoftmaxWithLoss()
+    loss = layer.forward(x, t)
+    y = np.exp(x) / np.exp(x).sum(axis=1, keepdims=True)
+    assert loss == pytest.approx(-np.sum(t * np.log(y)) / 3, rel=1e-12)
+    dx = layer.backward(1.0)
+    np.testing.assert_allclose(dx, (y - t) / 3, rtol=1e-12)
+    num = numerical_gradient(lambda _: SoftmaxWithLoss().forward(x, t), x)
+    assert rel_error(dx, num) < TOL
+
+
+def test_softmax_with_loss_refuses_an_all_zero_target_row():
+    t = np.eye(4)[[0, 1, 2]]
+    t[2] = 0.0                                        # e.g. np.eye(4)[label] with a label that was meant to be 4
+    with pytest.raises(ValueError, match=r"row 2\b.*sum to 0"):
+        SoftmaxWithLoss().forward(np.zeros((3, 4)), t)
+
+
+# ---- issue 18: an empty batch (N = 0) gets a clear error everywhere --------------------------------
+@pytest.mark.parametrize("make, x", [
+    (lambda: Affine(np.zeros((5, 4)), np.zeros(4)), np.zeros((0, 5))),
+    (lambda: Convolution(np.zeros((2, 1, 3, 3)), np.zeros(2)), np.zeros((0, 1, 5, 5))),
+    (lambda: Pooling(2, 2), np.zeros((0, 1, 4, 4))),
+    (lambda: BatchNormalization(np.ones(3), np.zeros(3)), np.zeros((0, 3))),
+], ids=["Affine", "Convolution", "Pooling", "BatchNormalization"])
+def test_layers_refuse_an_empty_batch(make, x):
+    with pytest.raises(ValueError, match=r"empty.*\(0, "):
+        make().forward(x)
+
+
+def test_softmax_with_loss_refuses_an_empty_batch():
+    with pytest.raises(ValueError, match="empty"):
+        SoftmaxWithLoss().forward(np.zeros((0, 3)), np.zeros(0, dtype=int))
+
+
+def test_softmax_with_loss_column_of_labels_gets_a_hint():
+    """Hostile case: labels shaped (N, 1) were reported as '1 columns' of one-hot targets, with no hint."""
+    with pytest.raises(ValueError, match=r"ravel"):
+        SoftmaxWithLoss().forward(np.zeros((3, 2)), np.array([[0], [1], [1]]))
+
+
+def test_softmax_with_loss_bool_labels_are_0_and_1():
+    """Hostile case, handled well already: boolean labels act as the classes 0 and 1."""
+    x = np.random.default_rng(5).standard_normal((4, 2))
+    as_bool = SoftmaxWithLoss().forward(x, np.array([True, False, False, True]))
+    assert as_bool == SoftmaxWithLoss().forward(x, np.array([1, 0, 0, 1]))

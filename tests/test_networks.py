@@ -167,3 +167,167 @@ def test_load_params_errors(tmp_path):
         net.load_params(tmp_path / "shape.npz")
     with pytest.raises(ValueError, match="W1.*float32.*float64"):
         net.load_params(tmp_path / "dtype.npz")
+
+
+# ---- issue 18: non-finite parameters are never saved or loaded ----------------------------------
+def test_save_params_refuses_nan_and_writes_nothing(tmp_path):
+    net = TwoLayerNet(4, 3, 2, seed=0)
+    net.params["b2"][1] = np.nan
+    with pytest.raises(ValueError, match=r"'b2'.*NaN or inf"):
+        net.save_params(tmp_path / "w.npz")
+    assert not any(tmp_path.iterdir())                  # no weights file, no leftover .part
+
+
+def test_load_params_refuses_inf_naming_file_and_key(tmp_path):
+    net = TwoLayerNet(4, 3, 2, seed=0)
+    bad = {k: v.copy() for k, v in net.params.items()}
+    bad["W1"][2, 1] = np.inf
+    np.savez(tmp_path / "diverged.npz", **bad)
+    other = TwoLayerNet(4, 3, 2, seed=1)
+    before = {k: v.copy() for k, v in other.params.items()}
+    with pytest.raises(ValueError, match=r"diverged\.npz.*'W1'.*NaN or inf"):
+        other.load_params(tmp_path / "diverged.npz")
+    for k, v in before.items():                         # nothing was half-loaded
+        np.testing.assert_array_equal(other.params[k], v)
+
+
+def test_load_params_errors_name_the_file_and_never_suggest_pickle(tmp_path):
+    net = TwoLayerNet(4, 3, 2, seed=0)
+    (tmp_path / "notes.npz").write_text("not weights at all")
+    with pytest.raises(ValueError) as info:
+        net.load_params(tmp_path / "notes.npz")
+    assert "notes.npz" in str(info.value) and "allow_pickle" not in str(info.value)
+    np.savez(tmp_path / "meta.npz", **net.params, __metadata__=np.array("{not json"))
+    with pytest.raises(ValueError, match=r"meta\.npz.*metadata"):
+        net.load_params(tmp_path / "meta.npz")
+
+
+def test_accuracy_refuses_target_rows_that_are_not_distributions():
+    net = TwoLayerNet(4, 3, 2, seed=0)
+    t = np.eye(2)[[0, 1, 1]]
+    t[1] = [0.0, 0.0]
+    with pytest.raises(ValueError, match=r"row 1\b"):
+        net.accuracy(np.zeros((3, 4)), t)
+
+
+# ---- issue 18: input far outside [0, 1] is warned about, once per network ------------------------
+def _range_warnings(fn):
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fn()
+    return [w for w in caught if type(w.message).__name__ == "InputRangeWarning"]
+
+
+@pytest.fixture(scope="module")
+def mnist_images():
+    from dataset.mnist import load_mnist
+    (x, t), _ = load_mnist(normalize=True, flatten=True)
+    return x[:600], t[:600]
+
+
+def test_pixels_times_255_warn_once_per_network(mnist_images):
+    x, t = mnist_images
+    raw = x * 255                                         # floats, but in [0, 255]
+    net = TwoLayerNet(784, 20, 10, seed=0)
+
+    def use():
+        for k in range(3):
+            net.predict(raw[k * 100:(k + 1) * 100])
+        net.accuracy(raw, t)
+        net.gradient(raw[:50], t[:50])
+    caught = _range_warnings(use)
+    assert len(caught) == 1, [str(w.message) for w in caught]
+    assert issubclass(caught[0].category, UserWarning)
+    msg = str(caught[0].message)
+    assert "TwoLayerNet" in msg and "[0, 1]" in msg and "255" in msg
+    assert len(_range_warnings(lambda: TwoLayerNet(784, 20, 10, seed=1).predict(raw[:10]))) == 1   # another net
+
+
+def test_pixels_times_255_in_a_trainer_warn_once(mnist_images):
+    from common.trainer import Trainer
+    x, t = mnist_images
+    net = TwoLayerNet(784, 20, 10, seed=0)
+
+    def train():
+        Trainer(net, x * 255, t, x[:100] * 255, t[:100], epochs=2, optimizer="sgd", optimizer_param={"lr": 1e-5},
+                progress=False).train()
+    assert len(_range_warnings(train)) == 1
+
+
+@pytest.mark.parametrize("transform", [
+    lambda x: x,                                          # normalised MNIST, [0, 1]
+    lambda x: (x - x.mean()) / x.std(),                   # standardised: about [-0.4, 2.8]
+    lambda x: x * 2 - 1,                                  # [-1, 1]
+    lambda x: np.random.default_rng(0).standard_normal(x.shape) * 3,   # a few units either way
+])
+def test_normalised_or_standardised_input_does_not_warn(mnist_images, transform):
+    x, t = mnist_images
+    net = TwoLayerNet(784, 20, 10, seed=0)
+    assert _range_warnings(lambda: (net.accuracy(transform(x), t), net.gradient(transform(x[:50]), t[:50]))) == []
+
+
+# ---- issue 18: empty batches, NaN input -------------------------------------------------------------
+@pytest.mark.parametrize("call", ["predict", "loss", "accuracy", "gradient"])
+def test_networks_refuse_an_empty_batch(call):
+    net = TwoLayerNet(4, 3, 2, seed=0)
+    x, t = np.zeros((0, 4)), np.zeros(0, dtype=int)
+    args = (x,) if call == "predict" else (x, t)
+    with pytest.raises(ValueError, match="empty"):
+        getattr(net, call)(*args)
+
+
+def test_functions_cross_entropy_refuses_an_empty_batch():
+    from common.functions import cross_entropy_error
+    with pytest.raises(ValueError, match="empty"):
+        cross_entropy_error(np.zeros((0, 3)), np.zeros(0, dtype=int))
+
+
+def test_nan_input_is_refused_not_predicted_as_class_0():
+    """Hostile case: a NaN pixel makes every score NaN, and argmax of NaNs is class 0."""
+    net = TwoLayerNet(4, 3, 2, seed=0)
+    x = np.ones((3, 4))
+    x[1, 2] = np.nan
+    for call in (lambda: net.predict(x), lambda: net.accuracy(x, np.array([1, 1, 1]))):
+        with pytest.raises(ValueError, match="1 NaN or inf"):
+            call()
+
+
+def test_accuracy_refuses_batch_size_zero():
+    """Hostile case: batch_size=0 raised 'range() arg 3 must not be zero'."""
+    with pytest.raises(ValueError, match="batch_size"):
+        TwoLayerNet(4, 3, 2, seed=0).accuracy(np.ones((3, 4)), np.array([0, 1, 1]), batch_size=0)
+
+
+def test_save_params_accepts_numpy_numbers_in_metadata(tmp_path):
+    """Hostile case: np.float32 accuracies in the metadata raised 'float32 is not JSON serializable'."""
+    net = TwoLayerNet(4, 3, 2, seed=0)
+    meta = {"test_accuracy": np.float32(0.9), "per_epoch": np.array([0.5, 0.75]), "epochs": np.int64(3)}
+    back = TwoLayerNet(4, 3, 2, seed=1).load_params(net.save_params(tmp_path / "w.npz", metadata=meta))
+    assert back == {"test_accuracy": pytest.approx(0.9), "per_epoch": [0.5, 0.75], "epochs": 3}
+    with pytest.raises(TypeError, match=r"w2\.npz.*metadata.*'net'.*TwoLayerNet"):
+        net.save_params(tmp_path / "w2.npz", metadata={"net": net})
+    assert not (tmp_path / "w2.npz").exists()
+
+
+def test_load_params_on_a_checkpoint_says_what_it_is(tmp_path):
+    """Hostile case: a Trainer checkpoint passed to load_params listed a dozen 'unexpected' keys."""
+    from common.trainer import Trainer
+    rng = np.random.default_rng(0)
+    x, t = rng.random((20, 4)), rng.integers(0, 2, 20)
+    net = TwoLayerNet(4, 3, 2, seed=0)
+    Trainer(net, x, t, x, t, epochs=1, progress=False, checkpoint_path=tmp_path / "ck.npz").train()
+    with pytest.raises(ValueError, match=r"ck\.npz.*Trainer checkpoint.*resume=True"):
+        TwoLayerNet(4, 3, 2).load_params(tmp_path / "ck.npz")
+
+
+@pytest.mark.parametrize("make", [
+    lambda: TwoLayerNet(784, 0, 10),
+    lambda: MultiLayerNet(784, [100, 0], 10),
+    lambda: TwoLayerNet(784, 50, 0),
+    lambda: SimpleConvNet(conv_param={"filter_num": 0, "filter_size": 5, "pad": 0, "stride": 1}),
+])
+def test_layers_without_units_are_refused(make):
+    """Hostile case: a hidden layer of size 0 built a network whose scores never change (loss ln 10 forever)."""
+    with pytest.raises(ValueError, match="at least 1"):
+        make()

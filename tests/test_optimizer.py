@@ -71,3 +71,31 @@ def test_optimizer_errors():
         SGD().update({"w": np.zeros(3)}, {"w": np.zeros(2)})
     with pytest.raises(KeyError, match="b"):
         SGD().update({"w": np.zeros(3), "b": np.zeros(1)}, {"w": np.zeros(3)})
+
+
+# ---- issue 18: nonsense hyperparameters are refused with a clear message -------------------------
+@pytest.mark.parametrize("name, kwargs, pattern", [
+    ("sgd", {"lr": -0.1}, r"SGD: lr must be a positive number.*-0\.1"),
+    ("sgd", {"lr": 0.0}, r"SGD: lr must be a positive number"),
+    ("adam", {"lr": "0.1"}, r"Adam: lr must be a number.*'0\.1'"),
+    ("sgd", {"lr": float("nan")}, r"SGD: lr must be a positive number.*nan"),
+    ("sgd", {"lr": True}, r"SGD: lr must be a number.*True"),
+    ("momentum", {"lr": 0.1, "momentum": 1.0}, r"Momentum: momentum must be in \[0, 1\).*1\.0"),
+    ("momentum", {"lr": 0.1, "momentum": 1.5}, r"Momentum: momentum must be in \[0, 1\)"),
+    ("nesterov", {"lr": 0.1, "momentum": -0.1}, r"Nesterov: momentum must be in \[0, 1\)"),
+    ("adam", {"lr": 0.1, "beta1": 1.0}, r"Adam: beta1 must be in \[0, 1\)"),
+    ("adam", {"lr": 0.1, "beta2": 1.0}, r"Adam: beta2 must be in \[0, 1\)"),
+    ("rmsprop", {"lr": 0.1, "decay_rate": 1.2}, r"RMSprop: decay_rate must be in \[0, 1\)"),
+    ("adagrad", {"lr": 0.1, "eps": -1e-7}, r"AdaGrad: eps must be a non-negative number"),
+])
+def test_nonsense_hyperparameters_are_refused(name, kwargs, pattern):
+    with pytest.raises((ValueError, TypeError), match=pattern):
+        make_optimizer(name, **kwargs)
+
+
+def test_numpy_scalars_are_fine_hyperparameters():
+    opt = SGD(lr=np.float32(0.1))
+    p = {"w": np.ones(2, dtype=np.float32)}
+    opt.update(p, {"w": np.ones(2, dtype=np.float32)})
+    assert p["w"].dtype == np.float32
+    Momentum(lr=np.float64(0.01), momentum=np.float64(0.9))

@@ -1,14 +1,9 @@
-"""common.trainer: the training loop, its network contract, divergence, checkpoints and resuming."""
-import signal
-import subprocess
-import sys
-import textwrap
-import time
+"""common.trainer: the training loop, its network contract, divergence and the checks before training (checkpoints: test_checkpoint.py)."""
 
 import numpy as np
 import pytest
 
-from common.networks import MultiLayerNetExtend, TwoLayerNet
+from common.networks import MultiLayerNet, MultiLayerNetExtend, TwoLayerNet
 from common.optimizer import SGD
 from common.trainer import Trainer
 
@@ -57,6 +52,7 @@ def test_trainer_evaluation_cap(mnist_subset):
     assert acc * 37 == pytest.approx(round(acc * 37))  # an accuracy over exactly 37 samples
 
 
+@pytest.mark.filterwarnings("ignore::common.networks.InputRangeWarning")    # x * 100 on purpose
 def test_trainer_stops_loudly_when_loss_diverges():
     rng = np.random.default_rng(0)
     x, t = rng.standard_normal((50, 4)) * 100, rng.integers(0, 3, 50)
@@ -98,124 +94,163 @@ def test_trainer_trains_a_book_style_network_with_the_same_losses(mnist_subset):
     assert runs[0].train_loss[-1] < runs[0].train_loss[0]
 
 
-SCRIPT = textwrap.dedent("""
-    import sys, time
-    import numpy as np
-    from common.networks import MultiLayerNetExtend
-    from common.trainer import Trainer
+# ---- divergence is never silent ---------------------------------------------------------------
 
-    def make(path, resume, slow):
-        rng = np.random.default_rng(0)
-        x = rng.standard_normal((240, 12)).astype(np.float32)
-        t = (x[:, :3].sum(axis=1) > 0).astype(int) + (x[:, 3] > 1)
-        net = MultiLayerNetExtend(12, [16, 16], 3, use_batchnorm=True, use_dropout=True, dropout_ratio=0.2,
-                                  dtype=np.float32, seed=1)
-        tr = Trainer(net, x, t, x[:60], t[:60], epochs=4, mini_batch_size=20, optimizer="adam",
-                     optimizer_param={"lr": 0.01}, seed=2, progress=False, checkpoint_path=path,
-                     checkpoint_every=3, resume=resume)
-        if slow:                                   # give the parent time to kill us mid-run
-            step = tr.train_step
-            def slow_step(*a):
-                time.sleep(0.02)
-                return step(*a)
-            tr.train_step = slow_step
-        return net, tr
-
-    if __name__ == "__main__":
-        path, resume, slow, out = sys.argv[1], sys.argv[2] == "1", sys.argv[3] == "1", sys.argv[4]
-        net, tr = make(path, resume, slow)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("lr", [10.0, 1e3, 1e6])
+def test_trainer_stops_when_the_loss_explodes(mnist_subset, dtype, optimizer, lr):
+    """lr 10, 1e3, 1e6 send the loss from ln(10) to 15-700 (the clamped log keeps it finite): stop early."""
+    x_train, t_train, x_test, t_test = mnist_subset
+    net = TwoLayerNet(784, 50, 10, dtype=dtype, seed=0)
+    tr = Trainer(net, x_train, t_train, x_test, t_test, epochs=5, mini_batch_size=100, optimizer=optimizer,
+                 optimizer_param={"lr": lr}, seed=0, progress=False)
+    with np.errstate(all="ignore"), pytest.raises(FloatingPointError) as info:
         tr.train()
-        np.savez(out, train_loss=np.array(tr.history.train_loss), test_acc=np.array(tr.history.test_acc),
-                 **net.state_dict())
-""")
+    msg = str(info.value)
+    assert "diverged" in msg and f"iteration {tr.current_iter}" in msg and f"lr={lr}" in msg
+    assert "smaller learning rate" in msg
+    assert tr.epoch == 0 and tr.current_iter < 10            # stopped within a few iterations, not after 5 epochs
 
 
-@pytest.fixture
-def script(tmp_path):
-    p = tmp_path / "run_training.py"
-    p.write_text(SCRIPT)
-    return p
+def test_trainer_divergence_check_can_be_switched_off(mnist_subset):
+    x_train, t_train, x_test, t_test = mnist_subset
+    net = TwoLayerNet(784, 50, 10, dtype=np.float32, seed=0)
+    tr = Trainer(net, x_train[:300], t_train[:300], x_test, t_test, epochs=2, optimizer="sgd",
+                 optimizer_param={"lr": 1e3}, seed=0, progress=False, stop_on_divergence=False)
+    with np.errstate(all="ignore"):
+        h = tr.train()
+    assert max(h.train_loss) > 50 and tr.epoch == 2           # for experiments that study divergence
 
 
-def run(script, ckpt, resume, slow, out):
-    return subprocess.Popen([sys.executable, str(script), str(ckpt), "1" if resume else "0", "1" if slow else "0",
-                             str(out)])
+@pytest.mark.parametrize("make, optimizer, lr", [
+    # the book's settings
+    (lambda: TwoLayerNet(784, 50, 10, dtype=np.float32, seed=0), "sgd", 0.1),
+    (lambda: MultiLayerNet(784, [100] * 6, 10, dtype=np.float32, seed=0), "sgd", 0.3),
+    (lambda: TwoLayerNet(784, 50, 10, dtype=np.float32, seed=0), "adam", 0.1),
+    # std = 1 and 10: the loss starts far above ln(10) (60 to 600) and comes down
+    (lambda: MultiLayerNet(784, [100] * 4, 10, weight_init_std=1.0, seed=0), "sgd", 0.01),
+    (lambda: TwoLayerNet(784, 50, 10, weight_init_std=1.0, seed=0), "sgd", 0.1),
+    (lambda: TwoLayerNet(784, 50, 10, weight_init_std=10.0, seed=0), "sgd", 0.1),
+    # chapter 6's weight-scale experiment: std 1 with batch norm and a large learning rate
+    (lambda: MultiLayerNetExtend(784, [100] * 5, 10, weight_init_std=1.0, use_batchnorm=True, dtype=np.float32,
+                                 seed=0), "sgd", 1.0),
+    # strong weight decay: the penalty alone starts at about 65 and shrinks
+    (lambda: MultiLayerNet(784, [100] * 6, 10, weight_decay_lambda=0.1, dtype=np.float32, seed=0), "sgd", 0.01),
+])
+def test_trainer_healthy_runs_are_not_stopped(mnist_subset, make, optimizer, lr):
+    x_train, t_train, x_test, t_test = mnist_subset
+    tr = Trainer(make(), x_train, t_train, x_test, t_test, epochs=4, mini_batch_size=100, optimizer=optimizer,
+                 optimizer_param={"lr": lr}, seed=0, progress=False)
+    with np.errstate(all="ignore"):
+        h = tr.train()
+    assert tr.epoch == 4 and np.mean(h.train_loss[-10:]) < np.mean(h.train_loss[:5])
 
 
-def test_killed_and_resumed_run_matches_uninterrupted(script, tmp_path):
-    ref_out, out = tmp_path / "ref.npz", tmp_path / "resumed.npz"
-    assert run(script, tmp_path / "ref_ckpt.npz", False, False, ref_out).wait(timeout=120) == 0
+class _PoisonOnUpdate(SGD):
+    """SGD whose n-th update turns a weight into NaN (a last step that blows up)."""
 
-    ckpt = tmp_path / "ckpt.npz"
-    proc = run(script, ckpt, False, True, out)
-    deadline = time.time() + 60
-    while not ckpt.exists() and time.time() < deadline:
-        time.sleep(0.01)
-    assert ckpt.exists(), "no checkpoint was written"
-    time.sleep(0.35)                                   # somewhere in the middle of an epoch
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL and not out.exists()
+    def __init__(self, n, lr=0.1):
+        super().__init__(lr=lr)
+        self.n, self.calls = n, 0
 
-    with np.load(ckpt) as f:                           # the checkpoint on disk is complete and readable
-        done = len(f["train_loss"])
-    assert 0 < done < 48, f"expected an interrupted run, checkpoint has {done} of 48 iterations"
-
-    assert run(script, ckpt, True, False, out).wait(timeout=120) == 0
-    assert not list(tmp_path.glob("*.part"))           # a kill mid-write leaves a temp file; resuming sweeps it
-    with np.load(ref_out) as a, np.load(out) as b:
-        assert sorted(a.files) == sorted(b.files)
-        for key in a.files:
-            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    def update(self, params, grads):
+        super().update(params, grads)
+        self.calls += 1
+        if self.calls == self.n:
+            params["W2"][0, 0] = np.nan
 
 
-def _toy(seed_data=0):
-    rng = np.random.default_rng(seed_data)
-    x = rng.standard_normal((100, 6))
-    t = (x[:, 0] > 0).astype(int)
-    return x, t
+def test_trainer_refuses_to_finish_with_nan_parameters(tmp_path):
+    rng = np.random.default_rng(0)
+    x, t = rng.standard_normal((40, 4)), rng.integers(0, 3, 40)
+    net = TwoLayerNet(4, 5, 3, seed=0)
+    ckpt = tmp_path / "run.npz"
+    tr = Trainer(net, x, t, x, t, epochs=1, mini_batch_size=20, optimizer=_PoisonOnUpdate(n=2), progress=False,
+                 checkpoint_path=ckpt)
+    with pytest.raises(FloatingPointError, match=r"iteration 2\b.*'W2'"):
+        tr.train()
+    assert not ckpt.exists()                                   # nothing non-finite was checkpointed
 
 
-def _trainer(path, resume, epochs=3, optimizer="momentum"):
-    x, t = _toy()
-    net = MultiLayerNetExtend(6, [8], 2, use_dropout=True, dropout_ratio=0.3, seed=5)
-    return net, Trainer(net, x, t, x, t, epochs=epochs, mini_batch_size=16, optimizer=optimizer,
-                        optimizer_param={"lr": 0.05}, seed=9, progress=False, checkpoint_path=path,
-                        checkpoint_every=4, resume=resume)
+# ---- issue 18: arguments are checked before training, not after an epoch ------------------------
+def _small():
+    rng = np.random.default_rng(0)
+    return rng.random((30, 4)), rng.integers(0, 3, 30)
 
 
-def test_resume_from_every_checkpoint_in_process(tmp_path):
-    ref_net, ref = _trainer(tmp_path / "ref.npz", False)
-    ref.train()
-    # interrupt by an exception after k steps, for several k, then resume
-    for k in (4, 7, 14):
-        path = tmp_path / f"ck{k}.npz"
-        net, tr = _trainer(path, False)
-        original = tr.train_step
-        calls = {"n": 0}
-
-        def failing(*a, _orig=original):
-            calls["n"] += 1
-            if calls["n"] > k:
-                raise KeyboardInterrupt
-            return _orig(*a)
-        tr.train_step = failing
-        with pytest.raises(KeyboardInterrupt):
-            tr.train()
-        net2, tr2 = _trainer(path, True)
-        # checkpoints fall every 4 iterations and at each epoch's end (7 iterations per epoch)
-        last_checkpoint = max(m for m in range(1, k + 1) if m % 4 == 0 or m % 7 == 0)
-        assert tr2.current_iter == last_checkpoint
-        tr2.train()
-        for key in ref_net.params:
-            np.testing.assert_array_equal(net2.params[key], ref_net.params[key], err_msg=f"k={k} {key}")
-        assert tr2.history.train_loss == ref.history.train_loss
-        assert tr2.history.test_acc == ref.history.test_acc
+@pytest.mark.parametrize("kwargs, pattern", [
+    (dict(epochs=2.5), r"epochs must be a whole number.*2\.5"),
+    (dict(epochs=True), r"epochs must be a whole number.*True"),
+    (dict(epochs=-1), r"epochs must be a whole number >= 0.*-1"),
+    (dict(mini_batch_size=0), r"mini_batch_size must be a whole number >= 1.*0"),
+    (dict(mini_batch_size=10.0), r"mini_batch_size must be a whole number"),
+    (dict(optimizer_param={"lr": -0.1}), r"lr must be a positive number"),
+    (dict(optimizer_param={"lr": "0.1"}), r"lr must be a number"),
+    (dict(optimizer="momentum", optimizer_param={"lr": 0.1, "momentum": 1.0}), r"momentum must be in \[0, 1\)"),
+    (dict(evaluate_sample_num_per_epoch=0), r"evaluate_sample_num_per_epoch must be None or a whole number >= 1"),
+    (dict(checkpoint_every=0), r"checkpoint_every must be None or a whole number >= 1"),          # hostile
+    (dict(seed=-1), r"seed must be None or a whole number >= 0"),                                 # hostile
+    (dict(optimizer=SGD), r"optimizer.*class.*SGD\(lr="),                                          # hostile
+    (dict(optimizer=SGD(lr=0.1), optimizer_param={"lr": 0.5}), r"optimizer_param.*ignored|optimizer_param.*name"),  # hostile
+])
+def test_trainer_refuses_nonsense_arguments(kwargs, pattern):
+    x, t = _small()
+    with pytest.raises((ValueError, TypeError), match=pattern):
+        Trainer(TwoLayerNet(4, 5, 3, seed=0), x, t, x, t, progress=False, **kwargs)
 
 
-def test_checkpoint_mismatch_is_refused(tmp_path):
-    path = tmp_path / "c.npz"
-    _, tr = _trainer(path, False, epochs=1)
-    tr.train()
-    with pytest.raises(ValueError, match="Momentum.*Adam|checkpoint was made with"):
-        _trainer(path, True, optimizer="adam")
+@pytest.mark.parametrize("which", ["test", "train"])
+def test_trainer_refuses_an_empty_data_set_before_training(which):
+    x, t = _small()
+    data = (x[:0], t[:0], x, t) if which == "train" else (x, t, x[:0], t[:0])
+    with pytest.raises(ValueError, match=rf"{which}ing set is empty|{which} set is empty"):
+        Trainer(TwoLayerNet(4, 5, 3, seed=0), *data, epochs=1, progress=False)
+
+
+def test_trainer_checks_the_targets_against_the_network_before_training():
+    """Hostile case: a test label the network cannot output used to fail only at the end of epoch 1."""
+    x, t = _small()
+    t_test = t.copy()
+    t_test[7] = 3                                      # the network has 3 outputs: labels 0, 1, 2
+    with pytest.raises(ValueError, match=r"t_test.*labels must lie in \[0, 3\)"):
+        Trainer(TwoLayerNet(4, 5, 3, seed=0), x, t, x, t_test, epochs=1, progress=False)
+    t_rows = np.eye(3)[t]
+    t_rows[4] = 0.0
+    with pytest.raises(ValueError, match=r"t_train.*row 4\b"):
+        Trainer(TwoLayerNet(4, 5, 3, seed=0), x, t_rows, x, t, epochs=1, progress=False)
+
+
+def test_trainer_refuses_non_finite_training_data_before_training():
+    """Hostile case: one NaN pixel in sample 25 of 30 used to surface only when its batch came up."""
+    x, t = _small()
+    x[25, 1] = np.nan
+    with pytest.raises(ValueError, match=r"x_train holds 1 NaN or inf"):
+        Trainer(TwoLayerNet(4, 5, 3, seed=0), x, t, x[:10], t[:10], epochs=1, progress=False)
+
+
+def test_trainer_resume_without_a_checkpoint_path_is_refused():
+    """Hostile case: resume=True without checkpoint_path silently started afresh."""
+    x, t = _small()
+    with pytest.raises(ValueError, match="resume=True needs a checkpoint_path"):
+        Trainer(TwoLayerNet(4, 5, 3, seed=0), x, t, x, t, epochs=1, progress=False, resume=True)
+
+
+def test_trainer_trains_on_soft_targets_with_the_true_loss():
+    """Label smoothing: the recorded loss is the soft cross-entropy, accuracy uses the most probable class."""
+    x, t = _small()
+    soft = np.full((30, 3), 0.05)
+    soft[np.arange(30), t] = 0.9
+    net = TwoLayerNet(4, 5, 3, seed=0)
+    h = Trainer(net, x, soft, x, t, epochs=1, mini_batch_size=30, optimizer="sgd", optimizer_param={"lr": 0.1},
+                progress=False).train()
+    ref = TwoLayerNet(4, 5, 3, seed=0)
+    y = np.exp(ref.predict(x)) / np.exp(ref.predict(x)).sum(axis=1, keepdims=True)
+    assert h.train_loss[0] == pytest.approx(-np.sum(soft * np.log(y)) / 30, rel=1e-10)
+
+
+def test_trainer_checks_the_test_inputs_fit_the_network_before_training():
+    """Hostile case: test images of the wrong size used to fail only at the end of the first epoch."""
+    x, t = _small()
+    with pytest.raises(ValueError, match=r"x_test.*\(1, 5\).*\(4, 5\)|x_test"):
+        Trainer(TwoLayerNet(4, 5, 3, seed=0), x, t, np.ones((10, 5)), t[:10], epochs=1, progress=False)

@@ -115,9 +115,10 @@ class Nesterov:
 class AdaGrad:
     """h <- h + dW * dW;  W <- W - lr * dW / (sqrt(h) + eps).
 
-    Each parameter gets its own step size, shrinking as its squared gradients pile up. ``eps`` sits
-    *outside* the square root (the book's choice), so the step is at most lr * dW / eps at the start;
-    ``sqrt(h + eps)`` would be a slightly different, equally valid variant.
+    Each parameter gets its own step size, shrinking as its squared gradients pile up. On the first
+    update h = dW * dW, so each step is lr * dW / (|dW| + eps): at most lr in size, whatever the
+    gradient's scale. ``eps`` sits *outside* the square root (the book's choice) and only guards
+    against dividing by zero; ``sqrt(h + eps)`` would be a slightly different, equally valid variant.
     """
 
     def __init__(self, lr: float = 0.01, eps: float = 1e-7) -> None:

@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from chapters.figures import plot_probabilities, show_digits
+from chapters.figures import DIGIT_CMAP, plot_probabilities, show_digits
 from common.config import WEIGHTS_DIR
 from common.functions import relu, sigmoid, softmax, step_function
 from common.networks import MultiLayerNet
@@ -72,6 +72,7 @@ def plot_activations(x_min: float = -6.0, x_max: float = 6.0, gain: float = 1.0)
     ax1.legend(loc="upper left", fontsize=8)
     ax2.plot(x, relu(x), color="tab:green", label="ReLU = np.maximum(0, x)")
     ax2.set_xlabel("x")
+    ax2.set_ylabel("h(x)")
     ax2.set_title("ReLU")
     ax2.legend(loc="upper left", fontsize=8)
     for ax in (ax1, ax2):
@@ -178,7 +179,7 @@ def accuracy_in_batches(params: Params, x: np.ndarray, t: np.ndarray, batch_size
 def plot_prediction(index: int, params: Params, images: np.ndarray, labels: np.ndarray) -> Figure:
     """Test image ``index`` (images: (N, 784)), the network's probabilities, predicted vs true.
 
-    Prints a status line such as ``index 0: true 7, predicted 7 (p=0.99)``.
+    Prints a status line such as ``index 0: true 7, predicted 7 (p=0.9945)``.
     """
     index = int(index)
     if not 0 <= index < len(images):
@@ -186,13 +187,13 @@ def plot_prediction(index: int, params: Params, images: np.ndarray, labels: np.n
     probs = forward(params, images[index])                   # (10,)
     pred, true = int(np.argmax(probs)), int(labels[index])
     fig, (ax_img, ax_bar) = plt.subplots(1, 2, figsize=(7, 2.8), gridspec_kw={"width_ratios": [1, 1.6]})
-    ax_img.imshow(images[index].reshape(28, 28), cmap="gray")
+    ax_img.imshow(images[index].reshape(28, 28), cmap=DIGIT_CMAP)
     ax_img.set_title(f"#{index}: true {true}")
     ax_img.axis("off")
     verdict = "correct" if pred == true else "WRONG"
     plot_probabilities(probs, true_label=true, ax=ax_bar, title=f"predicted {pred} ({verdict})")
     fig.tight_layout()
-    print(f"index {index}: true {true}, predicted {pred} (p={probs[pred]:.2f})")
+    print(f"index {index}: true {true}, predicted {pred} (p={probs[pred]:.4f})")
     return fig
 
 
@@ -211,8 +212,8 @@ def find_misclassified(params: Params, images: np.ndarray, labels: np.ndarray
 
 def plot_misclassified(params: Params, images: np.ndarray, labels: np.ndarray, n: int = 12,
                        ncols: int = 6) -> Figure:
-    """A gallery of the first ``n`` misclassified images, titled "true -> predicted (confidence)"."""
+    """A gallery of the first ``n`` misclassified images, titled "#index: true→predicted (confidence, 0.1 %)"."""
     wrong, pred, conf = find_misclassified(params, images, labels)
     wrong, pred, conf = wrong[:n], pred[:n], conf[:n]
-    titles: Sequence[str] = [f"#{i}: {int(labels[i])}→{p} ({c:.0%})" for i, p, c in zip(wrong, pred, conf)]
+    titles: Sequence[str] = [f"#{i}: {int(labels[i])}→{p} ({c:.1%})" for i, p, c in zip(wrong, pred, conf)]
     return show_digits(images[wrong], titles=titles, ncols=ncols, size=1.4)

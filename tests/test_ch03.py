@@ -21,6 +21,7 @@ from chapters.ch03 import (
     sigmoid_step_gap,
     softmax_with_temperature,
 )
+from chapters.figures import DIGIT_CMAP
 from common.functions import sigmoid, softmax
 
 
@@ -53,6 +54,7 @@ def test_plot_activations_curves_and_status(capsys):
     left, right = fig.axes
     labels = [line.get_label() for line in left.get_lines()]
     assert labels[:3] == ["step", "sigmoid(x)", "sigmoid(10 x)"]
+    assert all(ax.get_xlabel() and ax.get_ylabel() for ax in (left, right))     # every plot has axis labels
     relu_line = right.get_lines()[0]
     assert np.allclose(relu_line.get_ydata(), np.maximum(0, relu_line.get_xdata()))
     fig = plot_activations(gain=1.0)
@@ -112,9 +114,10 @@ def test_misclassified_and_prediction_figures(toy, capsys):
     fig = plot_misclassified(net.params, x, t, n=5, ncols=5)
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert len(titles) == min(5, len(wrong)) and titles[0].startswith(f"#{wrong[0]}: {t[wrong[0]]}→{pred[0]}")
-    plot_prediction(3, net.params, x, t)
+    fig = plot_prediction(3, net.params, x, t)
+    assert fig.axes[0].get_images()[0].get_cmap().name == DIGIT_CMAP      # the lab's one colour map for digits
     line = capsys.readouterr().out.strip()
-    assert re.fullmatch(r"index 3: true \d, predicted \d \(p=\d\.\d\d\)", line)
+    assert re.fullmatch(r"index 3: true \d, predicted \d \(p=\d\.\d{4}\)", line)
     assert f"true {t[3]}," in line
     with pytest.raises(IndexError):
         plot_prediction(60, net.params, x, t)

@@ -1,5 +1,4 @@
-"""MNIST for dlfs-lab: ``from dataset.mnist import load_mnist``. The errors live here, shared by
-:mod:`dataset.mnist` (which exports them) and :mod:`dataset.sources`."""
+"""MNIST for dlfs-lab (``from dataset.mnist import load_mnist``); the errors its modules share."""
 
 
 class MnistUnavailableError(RuntimeError):

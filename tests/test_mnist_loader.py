@@ -473,7 +473,7 @@ def test_tampered_wheel_is_refused_before_it_is_read(tmp_path, synthetic, monkey
 def test_pickle_converter_gives_exact_uint8(synthetic, module: str) -> None:
     data = py2_style_pickle(mnist_pkl_contents(synthetic, n_validation=5), module)
     contents = sources._unpickle_arrays(io.BytesIO(data))
-    arrays = mnist.arrays_from_pickle(contents)
+    arrays = sources.arrays_from_pickle(contents)
     assert_same_arrays(arrays, synthetic.arrays)  # train + validation in the original order
     mnist.verify_arrays(arrays, synthetic.md5)
 
@@ -484,7 +484,7 @@ def test_pickle_converter_rejects_values_that_are_not_bytes(synthetic, value, me
     images = train[0].copy()
     images[0, 0] = value
     with pytest.raises(mnist.MnistFormatError, match=message):
-        mnist.arrays_from_pickle(((images, train[1]), validation, test))
+        sources.arrays_from_pickle(((images, train[1]), validation, test))
 
 
 class _Evil:

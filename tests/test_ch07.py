@@ -2,7 +2,16 @@ import numpy as np
 import pytest
 
 from chapters.ch07.im2col_variants import col2im_assign, copies_per_pixel, im2col_by_positions
-from chapters.ch07.reader_bugs import BUGS, FilterWidthConvolution, PoolReshapePooling, ReaderConvNet, layer_shapes
+from chapters.ch07.reader_bugs import (
+    BUGS,
+    ChannelRowsConvolution,
+    ChannelRowsPooling,
+    FilterWidthConvolution,
+    ReaderConvNet,
+    StrideOnePooling,
+    layer_shapes,
+    reader_im2col,
+)
 from chapters.ch07.viz import (
     CUSTOM,
     KERNELS,
@@ -26,6 +35,7 @@ from chapters.ch07.viz import (
     shift_images,
     square_image,
 )
+from chapters.figures import DIGIT_CMAP
 from common.fast import unfold
 from common.gradient import gradient_check
 from common.layers import Affine, Convolution, Pooling, Relu
@@ -126,6 +136,20 @@ def test_im2col_patches_picture(capsys):
     assert "patch 3 = row 3" in capsys.readouterr().out
 
 
+def test_im2col_picture_is_readable_and_digits_use_the_digit_cmap(capsys):
+    fig = plot_im2col_patches(patch=1)
+    matrix = fig.axes[-1]
+    assert min(t.get_fontsize() for t in matrix.texts) >= 9               # the names in the matrix
+    assert min(t.get_fontsize() for ax in fig.axes[:-1] for t in ax.texts) >= 9
+    assert matrix.get_ylabel() and matrix.get_xlabel()
+    assert fig.get_size_inches()[0] <= 10                                 # fits a notebook column unscaled
+    fig = convolution_playground(_digits(), index=0)
+    assert fig.axes[0].images[0].get_cmap().name == DIGIT_CMAP
+    fig = plot_shift_test(_digits(), index=0)
+    assert [ax.images[0].get_cmap().name for ax in fig.axes[:2]] == [DIGIT_CMAP, DIGIT_CMAP]
+    capsys.readouterr()
+
+
 def test_block_diagrams():
     fig = plot_conv_blocks(C=3, H=7, W=7, FN=16, FH=3, FW=3, N=10)
     assert "OH = (7 + 2·0 − 3) / 1 + 1 = 5" in fig.axes[0].get_title()
@@ -179,10 +203,37 @@ def _data():
     return rng.random((4, 1, 10, 10)), np.array([0, 1, 2, 1])
 
 
+def test_reader_im2col_puts_channels_in_rows_and_ignores_stride():
+    x = np.random.default_rng(0).standard_normal((2, 3, 7, 6))
+    col = reader_im2col(x, 3, 3, stride=2, pad=1)                  # stride and pad ignored
+    assert col.shape == (2 * 3 * 5 * 4, 9)
+    assert np.array_equal(col, im2col(x.reshape(6, 1, 7, 6), 3, 3))   # rows (n, c, i, j): one channel per row
+    assert np.array_equal(reader_im2col(x[:, :1], 3, 3), im2col(x[:, :1], 3, 3))   # C = 1: the book's
+
+
+def test_channel_rows_convolution_fails_unless_one_channel():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 3, 7, 6))
+    W, b = rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    layer = ChannelRowsConvolution(W, b)
+    assert isinstance(layer, Convolution)
+    with pytest.raises(ValueError, match=r"shapes \(120,9\) and \(27,4\) not aligned"):
+        layer.forward(x)
+    W1 = rng.standard_normal((4, 1, 3, 3))
+    bug, book = ChannelRowsConvolution(W1, b), Convolution(W1, b)
+    out = bug.forward(x[:, :1])
+    assert np.allclose(out, book.forward(x[:, :1]))                  # MNIST's one channel: the bug hides
+    dout = rng.standard_normal(out.shape)
+    assert np.allclose(bug.backward(dout), book.backward(dout)) and np.allclose(bug.dW, book.dW)
+    net = ReaderConvNet(bug="channel_rows_im2col", **SMALL)
+    xs, _ = _data()
+    assert np.allclose(net.predict(xs), SimpleConvNet(**SMALL).predict(xs))
+
+
 def test_filter_width_bug_crashes_unless_fn_equals_fw():
     rng = np.random.default_rng(1)
     x = rng.standard_normal((2, 1, 12, 12))
-    with pytest.raises(ValueError, match="size 150 is different from 25"):
+    with pytest.raises(ValueError, match=r"cannot reshape array of size 3840 into shape \(2,8,8,5\)"):
         FilterWidthConvolution(rng.standard_normal((30, 1, 5, 5)), np.zeros(30)).forward(x)
     W3, b3 = rng.standard_normal((3, 1, 3, 3)), rng.standard_normal(3)
     bug, book = FilterWidthConvolution(W3, b3), Convolution(W3, b3)
@@ -193,18 +244,44 @@ def test_filter_width_bug_crashes_unless_fn_equals_fw():
     assert np.array_equal(bug.backward(dout), book.backward(dout)) and np.array_equal(bug.dW, book.dW)
 
 
-def test_pool_reshape_bug_scrambles_values_unless_one_channel():
+def test_channel_rows_pooling_moves_values_unless_one_channel():
     rng = np.random.default_rng(2)
-    x = rng.standard_normal((3, 4, 8, 8))
+    x = rng.standard_normal((3, 4, 8, 6))
     good = Pooling(2, 2).forward(x)
-    bug = PoolReshapePooling(2, 2)
+    bug = ChannelRowsPooling(2, 2)
     bad = bug.forward(x)
     assert isinstance(bug, Pooling)
-    assert bad.shape == good.shape and not np.array_equal(bad, good)
+    assert bad.shape == good.shape == (3, 4, 4, 3) and not np.array_equal(bad, good)
+    # the maxima in (n, c, i, j) order, read as if they were (n, i, j, c): (N, OH, OW, C) = (3, 4, 3, 4)
+    assert np.array_equal(bad, pool2d(x, 2).reshape(3, 4, 3, 4).transpose(0, 3, 1, 2))
     assert np.array_equal(np.sort(bad, axis=None), np.sort(good, axis=None))     # same values, wrong places
-    assert np.array_equal(bad, good.transpose(0, 2, 3, 1).reshape(good.shape))  # (n, i, j, c) order, reshaped
     one = x[:, :1]
-    assert np.array_equal(PoolReshapePooling(2, 2).forward(one), Pooling(2, 2).forward(one))
+    assert np.array_equal(ChannelRowsPooling(2, 2).forward(one), Pooling(2, 2).forward(one))
+
+
+def test_channel_rows_pool_is_caught_by_gradient_check_below_the_pool():
+    x, t = _data()
+    err = gradient_check(ReaderConvNet(bug="channel_rows_pool", **SMALL), x, t)
+    assert err["W1"] > 1e-2 and err["b1"] > 1e-2
+    assert max(err[k] for k in ("W2", "b2", "W3", "b3")) < 1e-6
+
+
+def test_stride_one_pooling_gives_23x23_and_passes_the_gradient_check():
+    layer = StrideOnePooling(2, 2, stride=2)
+    assert isinstance(layer, Pooling) and (layer.stride, layer.requested_stride) == (1, 2)
+    assert layer.forward(np.zeros((2, 30, 24, 24))).shape == (2, 30, 23, 23)
+    net = ReaderConvNet(bug="pool_stride_1", seed=0)
+    shapes = dict(layer_shapes(net, np.zeros((2, 1, 28, 28))))
+    assert shapes["Pool1"] == (2, 30, 23, 23) and shapes["Affine3"] == (2, 10)     # runs to the end
+    assert net.params["W2"].shape == (30 * 23 * 23, 100)
+    assert count_params(net)["total"] == 30 * 25 + 30 + 15870 * 100 + 100 + 100 * 10 + 10
+    x, t = _data()
+    assert max(gradient_check(ReaderConvNet(bug="pool_stride_1", **SMALL), x, t).values()) < 1e-6
+
+
+def test_params_key_bug_is_a_key_error():
+    with pytest.raises(KeyError, match="stride"):
+        ReaderConvNet(bug="params_key", seed=0)
 
 
 def test_reader_convnet_without_bug_is_simple_convnet():
@@ -217,23 +294,15 @@ def test_reader_convnet_without_bug_is_simple_convnet():
     assert max(gradient_check(net, x, t).values()) < 1e-6
 
 
-def test_pool_reshape_bug_is_caught_by_gradient_check_below_the_pool():
+def test_predict_return_and_filter_width_in_the_network():
     x, t = _data()
-    err = gradient_check(ReaderConvNet(bug="pool_reshape", **SMALL), x, t)
-    assert err["W1"] > 0.1 and err["b1"] > 0.1
-    assert err["W2"] < 1e-6 and err["W3"] < 1e-6
-
-
-def test_predict_return_and_wrong_dict_and_filter_width():
-    x, t = _data()
-    assert ReaderConvNet(bug="predict_return", **SMALL).predict(x).shape == (4, 4, 8, 8)
-    wrong = ReaderConvNet(bug="wrong_dict", **SMALL)
-    assert (wrong.layers["Conv1"].stride, wrong.layers["Conv1"].pad) == (2, 0)
-    with pytest.raises(ValueError, match="not an integer"):
-        wrong.predict(x)
+    buggy = ReaderConvNet(bug="predict_return", **SMALL)
+    assert buggy.predict(x).shape == (4, 4, 8, 8)
+    with pytest.raises(ValueError, match=r"expects scores of shape \(N, C\); got \(4, 4, 8, 8\)"):
+        buggy.loss(x, t)
     net = ReaderConvNet(bug="filter_width", **SMALL)
     assert isinstance(net.layers["Conv1"], FilterWidthConvolution)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="cannot reshape"):
         net.predict(x)                                                  # 4 filters, width 3
     square = dict(SMALL, conv_param=dict(filter_num=3, filter_size=3, pad=0, stride=1))
     hidden, ref = ReaderConvNet(bug="filter_width", **square), SimpleConvNet(**square)
@@ -241,7 +310,7 @@ def test_predict_return_and_wrong_dict_and_filter_width():
     assert all(np.allclose(g[k], gr[k]) for k in gr)
     with pytest.raises(ValueError, match="bug must be one of"):
         ReaderConvNet(bug="typo", **SMALL)
-    assert len(BUGS) == 5
+    assert len(BUGS) == 7
 
 
 def test_layer_shapes_of_simple_convnet():

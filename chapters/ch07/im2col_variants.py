@@ -1,4 +1,4 @@
-"""Section 7.4.2: im2col written by the reader, col2im's ``+=``, and how many copies of a pixel im2col makes.
+"""Section 7.4.2: im2col written other ways, col2im's ``+=``, and how many copies of a pixel im2col makes.
 
 im2col returns the book's layout, one row per patch:
 
@@ -9,7 +9,8 @@ im2col returns the book's layout, one row per patch:
 Three ways to build it, all equal:
 
 - :func:`im2col_by_positions` loops over the OH * OW output positions and copies one patch (for the
-  whole batch) per step: the reader's own idea, made correct with stride and padding.
+  whole batch) per step: the reader's own loop, made correct (one row per patch with all its channels, stride
+  and padding; their original, channels in the rows, is ``chapters.ch07.reader_bugs.reader_im2col``).
 - ``common.util.im2col`` (the book's) loops over the FH * FW kernel offsets (9 for 3x3) and copies
   one strided slab per step: the reader's question "could it loop over the kernel size instead?",
   answered yes.

@@ -22,6 +22,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Polygon, Rectangle
 
+from chapters.figures import DIGIT_CMAP
 from common.util import conv_output_size, im2col
 
 # ---------------------------------------------------------------------------------------------
@@ -209,7 +210,7 @@ def convolution_playground(images: np.ndarray, index: int = 0, kernel: str = "ve
 
     fig, axes = plt.subplots(1, 3, figsize=(9, 3.2), gridspec_kw=dict(width_ratios=[1, 0.7, 1]))
     padded = np.pad(img, pad)
-    axes[0].imshow(padded, cmap="gray_r", vmin=0, vmax=1)
+    axes[0].imshow(padded, cmap=DIGIT_CMAP, vmin=0, vmax=1)
     if pad:
         n = padded.shape[0]
         axes[0].add_patch(Rectangle((pad - 0.5, pad - 0.5), n - 2 * pad, n - 2 * pad, fill=False, ec="tab:blue", lw=1))
@@ -289,9 +290,10 @@ def plot_shift_test(images: np.ndarray, index: int = 0, dy: int = 0, dx: int = 1
     fig, axes = plt.subplots(2, 3, figsize=(7, 4.6))
     rows = [(img, sh, "pixels"), (p, ps, f"{size}x{size} max pool")]
     for r, (a, b, name) in enumerate(rows):
-        for c, (m, title, cmap) in enumerate([(a[0, 0], f"original, {name}", "gray_r"),
-                                              (b[0, 0], f"shifted ({dy}, {dx})", "gray_r"),
-                                              (np.abs(a - b)[0, 0], f"|difference|: {relative_change(a, b):.2f}", "Reds")]):
+        change = f"|difference|, relative change {relative_change(a, b):.2f}"
+        for c, (m, title, cmap) in enumerate([(a[0, 0], f"original, {name}", DIGIT_CMAP),
+                                              (b[0, 0], f"shifted ({dy}, {dx})", DIGIT_CMAP),
+                                              (np.abs(a - b)[0, 0], change, "Reds")]):
             axes[r, c].imshow(m, cmap=cmap, vmin=0, vmax=1)
             axes[r, c].set_title(title, fontsize=9)
             axes[r, c].axis("off")
@@ -327,8 +329,15 @@ def plot_im2col_patches(patch: int = 1, H: int = 4, W: int = 4, C: int = 2, FH: 
         return "0" if v < 0 else f"{letters[v // (H * W)]}{v % (H * W)}"
 
     colors = plt.get_cmap("tab10")
-    fig, axes = plt.subplots(1, C + 1, figsize=(2.2 * C + 0.35 * C * FH * FW + 1, max(2.6, 0.25 * n_rows + 0.6)),
-                             gridspec_kw=dict(width_ratios=[1] * C + [0.16 * C * FH * FW]))
+    # the image(s) on top, the matrix below at full width: about half an inch per column, so the
+    # 9-point names stay readable when the notebook scales the figure to its column width
+    n_cols = C * FH * FW
+    cell = 0.45
+    side = 0.36 * (max(H, W) + 2 * pad)
+    matrix_h = 0.34 * n_rows
+    fig = plt.figure(figsize=(cell * n_cols + 1.2, side + matrix_h + 1.8))
+    grid = fig.add_gridspec(2, 2 * C, height_ratios=[side, matrix_h])
+    axes = [fig.add_subplot(grid[0, 2 * c:2 * c + 2]) for c in range(C)] + [fig.add_subplot(grid[1, :])]
     for c in range(C):
         ax = axes[c]
         ax.set_xlim(-0.5 - pad, W - 0.5 + pad)
@@ -336,7 +345,7 @@ def plot_im2col_patches(patch: int = 1, H: int = 4, W: int = 4, C: int = 2, FH: 
         ax.add_patch(Rectangle((-0.5, -0.5), W, H, fill=False, ec="k", lw=0.8))
         for y in range(H):
             for x in range(W):
-                ax.text(x, y, name(c * H * W + y * W + x), ha="center", va="center", fontsize=7)
+                ax.text(x, y, name(c * H * W + y * W + x), ha="center", va="center", fontsize=9)
         for r in range(n_rows):
             i, j = divmod(r, OW)
             solid = r == patch
@@ -344,7 +353,7 @@ def plot_im2col_patches(patch: int = 1, H: int = 4, W: int = 4, C: int = 2, FH: 
                                    FW - 0.12 * (not solid), FH - 0.12 * (not solid),
                                    fill=solid, alpha=0.3 if solid else 0.8, fc=colors(r % 10), ec=colors(r % 10),
                                    lw=2 if solid else 0.8, ls="-" if solid else ":"))
-        ax.set_title(f"channel {letters[c]}", fontsize=9)
+        ax.set_title(f"channel {letters[c]}", fontsize=10)
         ax.set_aspect("equal")
         ax.axis("off")
     ax = axes[C]
@@ -354,13 +363,18 @@ def plot_im2col_patches(patch: int = 1, H: int = 4, W: int = 4, C: int = 2, FH: 
         ax.add_patch(Rectangle((-0.5, r - 0.5), col.shape[1], 1, fc=colors(r % 10),
                                alpha=0.45 if r == patch else 0.12, ec="none"))
         for k in range(col.shape[1]):
-            ax.text(k, r, name(col[r, k]), ha="center", va="center", fontsize=6,
+            ax.text(k, r, name(col[r, k]), ha="center", va="center", fontsize=9,
                     fontweight="bold" if r == patch else "normal")
     for c in range(1, C):
         ax.axvline(c * FH * FW - 0.5, color="k", lw=0.8)
     ax.set_yticks(range(n_rows))
-    ax.set_xticks([])
-    ax.set_title(f"col = im2col(x): shape {col.shape}, one row per patch", fontsize=9)
+    ax.tick_params(axis="y", labelsize=9)
+    ax.set_ylabel("row = patch number", fontsize=10)
+    ax.set_xticks([c * FH * FW + (FH * FW - 1) / 2 for c in range(C)], [f"channel {letters[c]}" for c in range(C)],
+                  fontsize=9)
+    ax.tick_params(axis="x", length=0)
+    ax.set_xlabel(f"column = channel, then kernel row, then kernel column ({FH}x{FW} per channel)", fontsize=10)
+    ax.set_title(f"col = im2col(x): shape {col.shape}, one row per patch", fontsize=10)
     fig.tight_layout()
     row = [name(v) for v in col[patch]]
     per_channel = " | ".join(" ".join(row[c * FH * FW:(c + 1) * FH * FW]) for c in range(C))

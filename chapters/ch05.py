@@ -8,7 +8,8 @@ Book sections:
            can never disagree with the code that the notebook asserts on.
 - 5.7.3    the gradient check (``common.gradient.gradient_check``) against the reader's two Affine
            bugs, planted on purpose: :class:`AffineDxForX`, :class:`AffineNoBias`,
-           :func:`swap_affine_layers`; and why backprop wins: :func:`time_gradients`.
+           :func:`swap_affine_layers`; and why backprop wins: :func:`time_gradients` (the measured
+           speed-up next to the one the count of forward passes predicts).
 - Q&A      does our backprop agree with a framework? :func:`compare_with_torch` (optional PyTorch).
 
 A graph is a set of nodes placed by hand on a grid and a list of edges. Every edge carries two
@@ -263,23 +264,35 @@ def swap_affine_layers(net: Any, layer_cls: type[Affine]) -> Any:
 # ---------------------------------------------------------------------------------------------
 # Timing
 # ---------------------------------------------------------------------------------------------
-def time_gradients(net: Any, x: np.ndarray, t: np.ndarray, backprop_repeats: int = 21,
+def time_gradients(net: Any, x: np.ndarray, t: np.ndarray, repeats: int = 21,
                    clock: Callable[[], float] = time.process_time) -> dict[str, Any]:
-    """Time one numerical gradient and (the median of) backprop gradients on the same batch.
+    """Time one numerical gradient, and (the median of) backprop gradients and forward passes, on one batch.
 
-    Both are measured with the same ``clock`` (CPU time of this process by default, see
-    :func:`median_seconds`). Returns numerical_s, backprop_s, ratio = numerical_s / backprop_s,
-    n_params, forward_passes (= 2 * n_params: each parameter is nudged up and down, and each nudge
-    costs a full forward pass), and the numerical gradient itself (``numerical``) so it can be
-    reused for a check.
+    All three are measured with the same ``clock`` (CPU time of this process by default, see
+    :func:`median_seconds`). ``net`` needs ``params``, ``loss(x, t)``, ``gradient(x, t)`` and
+    ``numerical_gradient(x, t)`` (the book's TwoLayerNet has them, so does every network in common).
+
+    Returns a dict with
+      numerical_s, backprop_s, forward_s   seconds for one numerical gradient, one backprop gradient,
+                                           one forward pass (the loss);
+      ratio                                measured speed-up, numerical_s / backprop_s;
+      n_params, forward_passes             parameters, and 2 * n_params: the central difference nudges
+                                           each parameter up and down, each nudge a full forward pass;
+      backprop_in_forward_passes           backprop_s / forward_s: what one forward + backward costs here;
+      predicted_ratio                      forward_passes / backprop_in_forward_passes: the speed-up the
+                                           count predicts on this machine;
+      numerical                            the numerical gradient itself, to reuse for a check.
     """
     start = clock()
     numerical = net.numerical_gradient(x, t)
     numerical_s = clock() - start
-    backprop_s = median_seconds(lambda: net.gradient(x, t), backprop_repeats, clock)
+    backprop_s = median_seconds(lambda: net.gradient(x, t), repeats, clock)
+    forward_s = median_seconds(lambda: net.loss(x, t), repeats, clock)
     n_params = int(sum(p.size for p in net.params.values()))
-    return dict(numerical_s=numerical_s, backprop_s=backprop_s, ratio=numerical_s / backprop_s,
-                n_params=n_params, forward_passes=2 * n_params, numerical=numerical)
+    in_forward_passes = backprop_s / forward_s
+    return dict(numerical_s=numerical_s, backprop_s=backprop_s, forward_s=forward_s, ratio=numerical_s / backprop_s,
+                n_params=n_params, forward_passes=2 * n_params, backprop_in_forward_passes=in_forward_passes,
+                predicted_ratio=2 * n_params / in_forward_passes, numerical=numerical)
 
 
 INSTALL_HINT = "pip install -e .[bench]   (or: pip install torch)"
@@ -288,6 +301,15 @@ INSTALL_HINT = "pip install -e .[bench]   (or: pip install torch)"
 def torch_available() -> bool:
     """True when ``import torch`` would succeed (checked without importing it)."""
     return importlib.util.find_spec("torch") is not None
+
+
+def torch_version() -> str:
+    """PyTorch's version string; raises ImportError (with the install command) when torch is missing."""
+    try:
+        import torch
+    except ImportError as err:                                   # pragma: no cover - depends on the env
+        raise ImportError(f"PyTorch is not installed: {INSTALL_HINT}") from err
+    return str(torch.__version__)
 
 
 def compare_with_torch(net: Any, x: np.ndarray, t: np.ndarray) -> dict[str, float]:

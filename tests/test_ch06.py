@@ -10,8 +10,8 @@ from chapters.ch06.optimizer_paths import (
     grad_f,
     optimizer_explorer,
     optimizer_path,
-    plot_gradient_field,
     plot_optimizer_paths,
+    plot_valley_gradient_field,
 )
 from common.networks import MultiLayerNetExtend
 from common.optimizer import make_optimizer
@@ -58,7 +58,7 @@ def test_figures_and_status_line(capsys):
     fig = plot_optimizer_paths(("sgd", "momentum", "adagrad", "adam", "rmsprop"), ncols=3)
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert len(titles) == 5 and titles[0].startswith("SGD (lr=0.95)")
-    assert len(plot_gradient_field().axes[0].collections) >= 1
+    assert len(plot_valley_gradient_field().axes[0].collections) >= 1
     fig = optimizer_explorer("adam", 0.3, 10, -5.0, 3.0)
     out = capsys.readouterr().out.strip()
     assert out.startswith("adam lr=0.3, 10 steps: f = ") and fig.axes[0].get_title() == out
@@ -120,9 +120,19 @@ def test_hidden_activations_shape_and_the_books_findings():
         ex.hidden_activations("softplus", 1.0)
 
 
+def test_spread_across_inputs_sees_what_the_histogram_hides():
+    # sigmoid + Xavier: the histogram stays wide (units differ), but each unit barely depends on the input
+    pooled = ex.activation_spread_table(("sigmoid",), ("xavier",))["sigmoid"]["Xavier"]
+    per_input = ex.spread_across_inputs("sigmoid", "xavier")
+    assert per_input.shape == (5,) and pooled[-1] > 0.1 and per_input[-1] < 0.01
+    assert np.all(per_input[1:] < per_input[:-1] / 3)               # about 4-fold per layer (slope 1/4)
+    tanh = ex.spread_across_inputs("tanh", "xavier")
+    assert np.allclose(tanh, ex.activation_spread_table(("tanh",), ("xavier",))["tanh"]["Xavier"], rtol=0.02)
+
+
 def test_histogram_figures_and_explorer_status(capsys):
     fig = ex.plot_activation_histograms("tanh", stds=(1.0, "xavier"), n_layers=3)
-    assert len(fig.axes) == 6
+    assert len(fig.axes) == 6 and fig.get_supxlabel() == "tanh output" and fig.get_supylabel()
     ex.activation_histogram_explorer("relu", 0.01)
     out = capsys.readouterr().out
     assert out.startswith("relu, std=0.01 (Xavier 0.1, He 0.141)") and "layer-5" in out
@@ -160,7 +170,8 @@ def test_bn_weight_scale_experiment_shapes_and_grid(toy):
     assert res["bn_train"][1, -1] > res["plain_train"][1, -1]      # tiny scale: only BN learns
     last = ex.bn_weight_scale_experiment(x, t, xt, tt, [0.001], epochs=1, hidden=(16,), last_layer_std="he")
     assert last["bn_train"].shape == (1, 1)
-    assert len(ex.plot_bn_grid(res, ncols=2).axes) == 2
+    fig = ex.plot_bn_grid(res, ncols=2)
+    assert len(fig.axes) == 2 and len(fig.legends) == 1 and not fig.axes[0].get_legend()   # legend off the panels
 
 
 # ---- regularisation ----------------------------------------------------------------------------
@@ -176,7 +187,8 @@ def test_regularisation_run_and_callbacks(toy, capsys):
     assert capsys.readouterr().out.startswith("dropout ratio=0: train ")
     with pytest.raises(KeyError):
         ex.show_dropout_run({0.0: h}, 0.5)
-    assert len(ex.plot_weight_histograms({"a": net, "b": net}).axes) == 2
+    fig = ex.plot_weight_histograms({"a": net, "b": net})
+    assert len(fig.axes) == 2 and fig.axes[0].get_ylabel() and fig.axes[1].get_xlabel()
 
 
 def test_dropout_modes_have_the_same_expectation():

@@ -2,7 +2,7 @@
 
 Each experiment returns plain data (arrays, dicts, ``History`` objects) and has a matching figure
 function that returns a Matplotlib ``Figure``. The notebook runs the experiment once, draws it, and
-asserts what the text claims; slider callbacks read those stored results instead of retraining.
+checks what the text claims; slider callbacks read those stored results instead of retraining.
 
 Book sections:
 
@@ -187,6 +187,8 @@ def plot_activation_histograms(activation: str, stds: Sequence[float | str] = (1
         _histogram_row(row, hidden_activations(activation, std, n_layers, seed=seed), activation, std_label(std))
     zeros = " (ReLU's zeros left out)" if activation == "relu" else ""
     fig.suptitle(f"{activation} activations, {n_layers} layers of 100 units{zeros}", fontsize=10)
+    fig.supxlabel(f"{activation} output", fontsize=9)
+    fig.supylabel("number of values", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -198,12 +200,14 @@ def activation_histogram_explorer(activation: str = "sigmoid", std: float = 0.01
     (the standard deviation of the last layer's outputs: ~0 means every unit says the same).
     """
     acts = hidden_activations(activation, std, n_layers)
-    fig, axes = plt.subplots(1, n_layers, figsize=(1.9 * n_layers, 1.8))
+    fig, axes = plt.subplots(1, n_layers, figsize=(1.9 * n_layers, 2.4))
     _histogram_row(axes, acts, activation, None)
     n = acts.shape[2]
     status = (f"{activation}, std={std:.3g} (Xavier {1 / np.sqrt(n):.3g}, He {np.sqrt(2 / n):.3g}): "
               f"layer-{n_layers} activations have spread {acts[-1].std():.4g}")
     fig.suptitle(status, fontsize=9)
+    fig.supxlabel(f"{activation} output", fontsize=9)
+    fig.supylabel("number of values", fontsize=9)
     fig.tight_layout()
     print(status)
     return fig
@@ -215,6 +219,16 @@ def activation_spread_table(activations: Sequence[str] = ("sigmoid", "tanh", "re
     """activation -> std label -> standard deviation of each layer's outputs, shape (n_layers,)."""
     return {a: {std_label(s): hidden_activations(a, s, n_layers).std(axis=(1, 2)) for s in stds}
             for a in activations}
+
+
+def spread_across_inputs(activation: str, weight_init_std: float | str, n_layers: int = 5) -> np.ndarray:
+    """How much each layer's output still depends on the input, shape (n_layers,).
+
+    For every unit, the standard deviation of its output over the inputs; then the mean over the
+    units. A histogram pools all units, so it can look well spread even when every unit gives
+    (almost) the same value for every input, each unit its own: this number then is ~0.
+    """
+    return hidden_activations(activation, weight_init_std, n_layers).std(axis=1).mean(axis=1)
 
 
 # =============================================================================================
@@ -311,10 +325,11 @@ def plot_bn_grid(res: dict[str, np.ndarray], ncols: int = 4) -> Figure:
         ax.set_title(f"W std = {scales[k]:.2g}{diverged}", fontsize=8)
         ax.set_ylim(0, 1.02)
         ax.tick_params(labelsize=7)
-    axes[0, 0].legend(fontsize=7, loc="lower right")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.supxlabel("epoch", fontsize=9)
     fig.supylabel("train accuracy", fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    fig.legend(handles, labels, loc="upper center", ncol=2, fontsize=8, frameon=False)
     return fig
 
 
@@ -399,8 +414,9 @@ def plot_weight_histograms(networks: dict[str, Any], key: str = "W2", bins: int 
         w = np.asarray(net.params[key], dtype=float).ravel()
         ax.hist(w, bins=bins, range=(-xlim, xlim), color="tab:blue")
         ax.set_title(f"{label}\n|W|<0.01: {np.mean(np.abs(w) < 0.01):.0%}", fontsize=9)
-        ax.set_xlabel(key, fontsize=8)
+        ax.set_xlabel(f"weight value ({key})", fontsize=8)
         ax.tick_params(labelsize=7)
+    axes[0, 0].set_ylabel("number of weights", fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -506,7 +522,7 @@ def plot_search_scatter(trials: list[dict[str, float]], k: int = 5) -> Figure:
     ax.set_yscale("log")
     ax.set_xlabel("learning rate")
     ax.set_ylabel("weight decay")
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.01), fontsize=8, frameon=False)
     fig.colorbar(sc, ax=ax, label="validation accuracy")
     fig.tight_layout()
     return fig

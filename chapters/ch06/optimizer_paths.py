@@ -79,8 +79,11 @@ def _draw_path(ax: Axes, path: np.ndarray, color: str = "tab:red") -> None:
     ax.plot(path[:, 0], path[:, 1], "o-", color=color, ms=3, lw=1)
 
 
-def plot_gradient_field(ax: Axes | None = None) -> Figure:
-    """Contours of f with its negative gradient as arrows: they point across the valley, not to (0, 0)."""
+def plot_valley_gradient_field(ax: Axes | None = None) -> Figure:
+    """Contours of the valley f(x, y) = x**2/20 + y**2 with -grad f as arrows: across the valley, not to (0, 0).
+
+    (Not to be confused with ``chapters.ch04.plot_gradient_field``, the arrows of chapter 4's function_2.)
+    """
     fig, ax = axes_for(ax, figsize=(6, 3.2))
     plot_contours(ax)
     X, Y = np.meshgrid(np.linspace(-9, 9, 13), np.linspace(-4, 4, 9))

@@ -6,7 +6,9 @@ from chapters.ch08.augment import random_shift, rotate, shift_and_rotate
 from chapters.ch08.experiments import (
     SkipMLP,
     augmentation_experiment,
+    blas_threads,
     cast_state,
+    compare_precisions,
     conv_share,
     data_parallel_gradient,
     federated_average,
@@ -23,6 +25,7 @@ from chapters.ch08.experiments import (
     plot_toy_gan,
     throughput,
     toy_gan_1d,
+    unfolded_bytes,
 )
 from chapters.ch08.viz import (
     VGG16_CONFIG,
@@ -256,6 +259,30 @@ def test_skip_mlp_same_weights_and_identity_path():
         SkipMLP(4, 5, 3, 2, activation="swish")
 
 
+def test_block_factors_multiply_to_the_weight_gradient():
+    """block_factors' path gradient is the gradient w.r.t. each block's output (checked numerically)."""
+    rng = np.random.default_rng(0)
+    x, t = rng.standard_normal((4, 3)), rng.integers(0, 2, 4)
+    net = SkipMLP(3, 5, 4, 2, skip=True, seed=2)
+    f = net.block_factors(x, t)
+    assert set(f) == {"path", "input", "slope"} and all(v.shape == (4,) for v in f.values())
+    # the gradient w.r.t. h_4 (the top block's output) is the gradient w.r.t. the head's input
+    _, hs, _ = net._forward(x)
+    L = net.depth + 1
+
+    def loss_from_top(h):
+        y = h @ net.params[f"W{L}"] + net.params[f"b{L}"]
+        y = np.exp(y - y.max(axis=1, keepdims=True))
+        y /= y.sum(axis=1, keepdims=True)
+        return float(-np.mean(np.log(y[np.arange(len(t)), t])))
+
+    h_top = hs[-1].copy()
+    num = numerical_gradient(lambda _: loss_from_top(h_top), h_top)
+    assert f["path"][-1] == pytest.approx(np.linalg.norm(num), rel=1e-5)
+    np.testing.assert_allclose(f["input"][0], np.linalg.norm(hs[0]))
+    assert np.all((f["slope"] > 0) & (f["slope"] <= 0.25))                  # sigmoid's slope
+
+
 def test_gradient_vanishes_in_plain_sigmoid_net_but_not_with_skips():
     rng = np.random.default_rng(0)
     x, t = rng.random((32, 20)), rng.integers(0, 10, 32)
@@ -316,6 +343,27 @@ def test_float16_network_computes_in_float16():
     s16, s32 = net16.predict(x), net.predict(x)
     assert s16.dtype == np.float16
     np.testing.assert_allclose(s16.astype(np.float32), s32, atol=0.05 * np.abs(s32).max() + 1e-3)
+
+
+def test_compare_precisions_reference_and_float16():
+    net = DeepConvNet(dtype=np.float32, seed=0)
+    x = np.random.default_rng(0).random((4, 1, 28, 28)).astype(np.float32)
+    t = net.predict(x).argmax(axis=1)
+    res = compare_precisions(net, x, t)
+    assert list(res) == ["float64", "float32", "float16"]
+    assert res["float64"]["max_error"] == 0.0 and res["float64"]["agree"] == 1.0
+    assert res["float16"]["scores"].dtype == np.float16 and res["float16"]["net"].dtype == np.float16
+    assert 0 < res["float16"]["max_rel_error"] < 0.05 and res["float32"]["accuracy"] == 1.0
+
+
+def test_blas_threads_and_unfolded_bytes():
+    threads = blas_threads()
+    assert threads is None or threads >= 1
+    net = DeepConvNet(dtype=np.float32, seed=0)
+    sizes = unfolded_bytes(net, 512)
+    assert list(sizes) == [f"Conv{i}" for i in range(1, 7)]
+    assert sizes["Conv2"] == 16 * 3 * 3 * 512 * 28 * 28 * 4              # C*FH*FW x N*OH*OW float32 values
+    assert sizes["Conv4"] == 32 * 3 * 3 * 512 * 16 * 16 * 4              # pad 2: a 16x16 output
 
 
 def test_throughput_and_layer_times():

@@ -6,8 +6,9 @@ precision, speed, distributed training, GANs.
       forward and backward, and the size of each layer's weight gradient at initialisation
 - 8.1.2 :func:`augmentation_experiment`   train a small CNN on few images with and without augmentation
 - 8.1.1 :func:`label_noise_experiment`    labels that are coin flips cap any classifier at 50 %
-- 8.3.4 :func:`cast_state`, :func:`layer_output_dtypes`   inference computed in float16
-- 8.3.1 :func:`throughput`, :func:`layer_times`           where inference time goes
+- 8.3.4 :func:`cast_state`, :func:`layer_output_dtypes`, :func:`compare_precisions`   inference in float16
+- 8.3.1 :func:`layer_times`, :func:`conv_share`   where inference time goes
+- 8.3.2 :func:`throughput`, :func:`blas_threads`, :func:`unfolded_bytes`   batch size, threads, memory
 - 8.3.3 :func:`data_parallel_gradient`, :func:`federated_average`   data-parallel and federated training
 - 8.5.2 :func:`toy_gan_1d`                a generative adversarial network in one dimension
 - 8.3.2 :func:`gpu_status`, :func:`gpu_inference_benchmark`   the optional CuPy backend
@@ -113,6 +114,11 @@ class SkipMLP:
 
     def gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
         """Backpropagation: dL/dparam for every parameter (same keys as ``params``)."""
+        return self._backward(x, t)[0]
+
+    def _backward(self, x: np.ndarray, t: np.ndarray) -> tuple[dict[str, np.ndarray], list[np.ndarray]]:
+        """(gradients, [dL/dh_0, ..., dL/dh_depth]): the parameter gradients and the gradient that
+        reaches every block's output along the backward path."""
         p = self.params
         scores, hs, dfs = self._forward(x)
         n = len(x)
@@ -122,12 +128,28 @@ class SkipMLP:
         L = self.depth + 1
         grads = {f"W{L}": hs[-1].T @ dy, f"b{L}": dy.sum(axis=0)}
         dh = dy @ p[f"W{L}"].T
+        dhs = [dh]
         for l in range(self.depth, 0, -1):
             da = dh * dfs[l - 1] * (self.branch_scale if self.skip else 1.0)
             grads[f"W{l}"], grads[f"b{l}"] = hs[l - 1].T @ da, da.sum(axis=0)
             dh = da @ p[f"W{l}"].T + (dh if self.skip else 0.0)
+            dhs.append(dh)
         grads["W0"], grads["b0"] = x.T @ dh, dh.sum(axis=0)
-        return grads
+        return grads, dhs[::-1]
+
+    def block_factors(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+        """The three factors of dL/dW_l = h_{l-1}^T (dL/dh_l * s * f'(a_l)), block by block (l = 1..depth):
+
+        "path"  ||dL/dh_l||      the gradient arriving from above along the backward path
+        "input" ||h_{l-1}||      the block's input
+        "slope" mean f'(a_l)     the activation's slope
+        Each is a (depth,) array, bottom block first.
+        """
+        _, hs, dfs = self._forward(x)
+        _, dhs = self._backward(x, t)
+        return {"path": np.array([np.linalg.norm(dhs[l]) for l in range(1, self.depth + 1)]),
+                "input": np.array([np.linalg.norm(hs[l - 1]) for l in range(1, self.depth + 1)]),
+                "slope": np.array([float(np.mean(dfs[l - 1])) for l in range(1, self.depth + 1)])}
 
     def block_gradient_norms(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
         """(depth,) Frobenius norm of dL/dW_l for the blocks l = 1..depth (bottom to top)."""
@@ -156,7 +178,8 @@ def plot_gradient_norms(x: np.ndarray, t: np.ndarray, depth: int = 30, activatio
                         seed: int = 0) -> Figure:
     """Log-scale plot of each block's gradient norm, plain vs residual; prints a one-line status.
 
-    Status: the ratio smallest / largest block gradient norm for each net (1 = all blocks alike).
+    Status: the ratio smallest / largest block gradient norm for each net (1 = all blocks alike), and
+    the largest norm (a gradient in the millions means the signal has exploded).
     """
     prof = gradient_norm_profile(x, t, depth, width, activation, weight_init, branch_scale, seed)
     fig, ax = plt.subplots(figsize=(6, 3.6))
@@ -169,7 +192,8 @@ def plot_gradient_norms(x: np.ndarray, t: np.ndarray, depth: int = 30, activatio
     ax.legend()
     fig.tight_layout()
     ratio = {k: v.min() / v.max() for k, v in prof.items()}
-    print(f"smallest/largest block gradient: plain {ratio['plain']:.2g}, residual {ratio['residual']:.2g}")
+    print(f"smallest/largest block gradient: plain {ratio['plain']:.2g}, residual {ratio['residual']:.2g}; "
+          f"largest: plain {prof['plain'].max():.2g}, residual {prof['residual'].max():.2g}")
     return fig
 
 
@@ -214,12 +238,13 @@ def plot_augmentation_results(results: dict[str, dict[str, Any]]) -> Figure:
         vals = [results[run][k] for k in keys]
         bars = ax.bar(np.arange(3) + (i - 0.5) * width, vals, width, label=run)
         for b, v in zip(bars, vals):
-            ax.text(b.get_x() + b.get_width() / 2, v + 0.01, f"{v:.3f}", ha="center", fontsize=7)
+            ax.text(b.get_x() + b.get_width() / 2, v + 0.01, f"{v:.3f}", ha="center", fontsize=8)
     ax.set_xticks(np.arange(3))
     ax.set_xticklabels(names)
-    ax.set_ylim(0, 1.1)
+    ax.set_xlabel("images the network is tested on")
+    ax.set_ylim(0, 1.08)
     ax.set_ylabel("accuracy")
-    ax.legend(loc="lower left")
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False, title="training")
     fig.tight_layout()
     return fig
 
@@ -272,52 +297,116 @@ def layer_output_dtypes(net: Network, x: np.ndarray) -> list[tuple[str, str]]:
     return [(name, str(out.dtype)) for name, _layer, out in net.layer_outputs(x)]
 
 
+def compare_precisions(net: Network, x: np.ndarray, t: np.ndarray,
+                       dtypes: Sequence[Any] = (np.float64, np.float32, np.float16)) -> dict[str, dict[str, Any]]:
+    """``net``'s weights cast to each dtype, and the same images scored in that precision.
+
+    ``type(net)(dtype=...)`` must build the same architecture (true of DeepConvNet's defaults).
+    The first dtype is the reference. Returns {dtype name: {"net": the network in that dtype,
+    "scores": (N, C), "seconds": wall time of predict, "accuracy", "agree": fraction of argmax
+    answers equal to the reference's, "max_error": max |score - reference score|,
+    "max_rel_error": max_error / max |reference score|}}.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    ref = None
+    for dtype in dtypes:
+        net_d = type(net)(dtype=dtype)
+        net_d.load_state_dict(cast_state(net.state_dict(), dtype))
+        start = time.perf_counter()
+        scores = net_d.predict(x, train_flg=False)
+        seconds = time.perf_counter() - start
+        if ref is None:
+            ref = scores.astype(np.float64)
+        err = float(np.max(np.abs(scores.astype(np.float64) - ref)))
+        out[np.dtype(dtype).name] = {
+            "net": net_d, "scores": scores, "seconds": seconds,
+            "accuracy": float(np.mean(scores.argmax(axis=1) == t)),
+            "agree": float(np.mean(scores.argmax(axis=1) == ref.argmax(axis=1))),
+            "max_error": err, "max_rel_error": err / float(np.max(np.abs(ref)))}
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # 8.3.1 Where the time goes
 # ---------------------------------------------------------------------------------------------
+def blas_threads() -> int | None:
+    """The number of threads NumPy's matrix-product library (BLAS) uses now, or None when it
+    cannot be told (the optional package ``threadpoolctl`` reads it). NumPy's OpenBLAS uses one
+    thread per core unless the environment variable ``OPENBLAS_NUM_THREADS`` says otherwise."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    counts = [pool["num_threads"] for pool in threadpool_info() if pool.get("user_api") == "blas"]
+    return max(counts) if counts else None
+
+
 def throughput(net: Network, x: np.ndarray, batch_sizes: Sequence[int] = (1, 10, 100, 1000),
-               min_images: int = 200, repeats: int = 2) -> dict[int, float]:
+               min_images: int = 200, repeats: int = 2,
+               clock: Callable[[], float] = time.process_time) -> dict[int, float]:
     """Images per second of test-mode ``net.predict`` for each batch size (best of ``repeats``).
 
     Each measurement predicts max(batch_size, min_images) images (at most len(x)) in batches.
+    ``clock`` defaults to ``time.process_time``, the CPU time of this process (summed over its
+    threads), so other programs competing for a shared machine do not distort the comparison;
+    pass ``time.perf_counter`` for wall-clock time.
     """
     out = {}
     for bs in batch_sizes:
         n = min(len(x), max(bs, min_images))
         best = np.inf
         for _ in range(repeats):
-            start = time.perf_counter()
+            start = clock()
             for i in range(0, n, bs):
                 net.predict(x[i:i + bs], train_flg=False)
-            best = min(best, time.perf_counter() - start)
-        out[bs] = n / best
+            best = min(best, clock() - start)
+        out[bs] = n / max(best, 1e-9)
     return out
 
 
-def plot_throughput(rates: dict[int, float]) -> Figure:
-    """Images per second against batch size (log-log)."""
+def unfolded_bytes(net: Network, batch_size: int, input_shape: tuple[int, int, int] = (1, 28, 28)) -> dict[str, int]:
+    """Bytes of each Convolution's unfolded input (im2col: C*FH*FW x N*OH*OW values) for a batch.
+
+    {conv layer name: bytes}, in the network's dtype; the shapes are measured with one zero image.
+    """
+    itemsize = np.dtype(net.dtype).itemsize
+    out = {}
+    for name, layer, o in net.layer_outputs(np.zeros((1, *input_shape), dtype=net.dtype)):
+        if isinstance(layer, Convolution):
+            out[name] = int(np.prod(layer.W.shape[1:])) * batch_size * int(np.prod(o.shape[2:])) * itemsize
+    return out
+
+
+def plot_throughput(rates: dict[int, float], title: str | None = None,
+                    ylabel: str = "images per CPU-second") -> Figure:
+    """Images per second against batch size (log x axis, linear y axis from 0)."""
     fig, ax = plt.subplots(figsize=(4.8, 3.2))
     bs = sorted(rates)
-    ax.loglog(bs, [rates[b] for b in bs], "o-")
-    ax.set_xlabel("batch size")
-    ax.set_ylabel("images per second")
+    ax.semilogx(bs, [rates[b] for b in bs], "o-")
+    ax.set_ylim(0, 1.1 * max(rates.values()))
+    ax.set_xlabel("batch size (images per call)")
+    ax.set_ylabel(ylabel)
     ax.set_xticks(bs)
     ax.set_xticklabels([str(b) for b in bs])
+    if title:
+        ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
 
 
-def layer_times(net: Network, x: np.ndarray, repeats: int = 3) -> dict[str, float]:
+def layer_times(net: Network, x: np.ndarray, repeats: int = 3,
+                clock: Callable[[], float] = time.process_time) -> dict[str, float]:
     """Seconds spent in each layer's test-mode forward pass for the batch x (best of ``repeats``).
 
     A layer's time is the gap between two successive steps of ``net.layer_outputs``; the first
     layer's includes ``prepare_input`` (no copy when x already has the network's dtype).
+    ``clock``: CPU time of this process by default (see :func:`throughput`).
     """
     best: dict[str, float] = {name: np.inf for name in net.layers}
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         for name, _layer, _out in net.layer_outputs(x):
-            now = time.perf_counter()
+            now = clock()
             best[name] = min(best[name], now - start)
             start = now
     return best
@@ -337,6 +426,7 @@ def plot_layer_times(times: dict[str, float], net: Network) -> Figure:
     colors = ["tab:blue" if isinstance(net.layers[n], Convolution) else "tab:gray" for n in names]
     ax.barh(names[::-1], [100 * times[n] / total for n in names][::-1], color=colors[::-1])
     ax.set_xlabel("% of forward time")
+    ax.set_ylabel("layer (convolutions in blue)")
     ax.set_title(f"convolution layers: {100 * conv_share(times, net):.0f} % of the time", fontsize=10)
     fig.tight_layout()
     return fig
@@ -430,7 +520,8 @@ def toy_gan_1d(steps: int = 2000, d_steps: int = 5, lr_d: float = 0.2, lr_g: flo
 
 
 def plot_toy_gan(runs: dict[str, dict[str, np.ndarray]], real_mean: float = 3.0, real_std: float = 0.5) -> Figure:
-    """Left: the generator's (b, |a|) = (mean, std) during training for each run; right: final densities."""
+    """Left: the generator's (b, |a|) = (mean, std) during training for each run; right: final densities
+    (a run's name up to its first " (" labels its curve)."""
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
     xs = np.linspace(real_mean - 4 * real_std - 1, real_mean + 4 * real_std + 1, 400)
     gauss = lambda m, s: np.exp(-0.5 * ((xs - m) / s) ** 2) / (s * np.sqrt(2 * np.pi))   # noqa: E731
@@ -439,14 +530,16 @@ def plot_toy_gan(runs: dict[str, dict[str, np.ndarray]], real_mean: float = 3.0,
         line, = axes[0].plot(r["b"], np.abs(r["a"]), lw=1, label=name)
         axes[0].plot(r["b"][-1], abs(r["a"][-1]), "o", color=line.get_color())
         s = max(abs(r["a"][-1]), 0.03)
-        axes[1].plot(xs, gauss(r["b"][-1], s), color=line.get_color(), label=f"{name}: std {abs(r['a'][-1]):.2f}")
+        short = name.split(" (")[0]
+        axes[1].plot(xs, gauss(r["b"][-1], s), color=line.get_color(), label=f"{short}: std {abs(r['a'][-1]):.2f}")
     axes[0].plot(real_mean, real_std, "k*", ms=12, label="target")
     axes[0].set_xlabel("generator mean b")
     axes[0].set_ylabel("generator std |a|")
     axes[0].legend(fontsize=8)
     axes[1].set_xlabel("x")
+    axes[1].set_ylabel("density")
     axes[1].set_ylim(0, 2.5 / real_std)
-    axes[1].legend(fontsize=8)
+    axes[1].legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     return fig
 
@@ -500,6 +593,7 @@ def gpu_inference_benchmark(weights_path: str | os.PathLike, n_images: int = 100
 
 __all__ = ["SkipMLP", "gradient_norm_profile", "plot_gradient_norms", "small_convnet", "augmentation_experiment",
            "plot_augmentation_results", "noisy_label_data", "label_noise_experiment", "cast_state",
-           "layer_output_dtypes", "throughput", "plot_throughput", "layer_times", "conv_share", "plot_layer_times",
+           "layer_output_dtypes", "compare_precisions", "blas_threads", "throughput",
+           "unfolded_bytes", "plot_throughput", "layer_times", "conv_share", "plot_layer_times",
            "data_parallel_gradient", "federated_average", "toy_gan_1d", "plot_toy_gan", "gpu_status",
            "gpu_inference_benchmark"]

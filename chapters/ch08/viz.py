@@ -23,7 +23,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from chapters.figures import axes_for
+from chapters.figures import DIGIT_CMAP, axes_for
 from common.backend import to_host
 from common.functions import softmax
 from common.layers import Affine, Convolution, Dropout, Pooling
@@ -138,7 +138,7 @@ def plot_misclassified_grid(images: np.ndarray, probs: np.ndarray, t: np.ndarray
     for ax, i in zip(axes.ravel(), indices):
         p = int(probs[i].argmax())
         conf = float(probs[i, p])
-        ax.imshow(np.asarray(images[i]).reshape(28, 28), cmap="gray_r", vmin=0, vmax=1)
+        ax.imshow(np.asarray(images[i]).reshape(28, 28), cmap=DIGIT_CMAP, vmin=0, vmax=1)
         ax.set_title(f"{int(t[i])} -> {p}\n{conf:.2f}", fontsize=8,
                      color="tab:red" if conf >= 0.9 else "tab:blue")
     fig.suptitle("true -> predicted, confidence", fontsize=9)
@@ -162,25 +162,32 @@ def top_confusions(cm: np.ndarray, k: int = 5) -> list[tuple[int, int, int]]:
     return [(int(i // cm.shape[1]), int(i % cm.shape[1]), int(off.flat[i])) for i in flat if off.flat[i] > 0]
 
 
-def plot_confusion_matrix(cm: np.ndarray, title: str = "confusion matrix (errors only coloured)") -> Figure:
-    """Counts in every cell; colour shows the off-diagonal errors, so the few mistakes stand out."""
+def plot_confusion_matrix(cm: np.ndarray, title: str = "confusion matrix (errors coloured)") -> Figure:
+    """Counts in every non-empty cell; colour shows the off-diagonal errors, so the few mistakes stand out.
+
+    The diagonal (correct answers) is shaded light green with its count in bold; empty cells stay blank.
+    """
     n = cm.shape[0]
     off = cm.astype(float)
     np.fill_diagonal(off, np.nan)
-    fig, ax = plt.subplots(figsize=(5.2, 4.6))
-    im = ax.imshow(off, cmap="Reds", vmin=0, vmax=max(1.0, np.nanmax(off)))
-    dark = 0.6 * max(1.0, np.nanmax(off))
+    top = max(1.0, float(np.nanmax(off)))
+    fig, ax = plt.subplots(figsize=(6.4, 5.6))
+    ax.imshow(np.where(np.eye(n, dtype=bool), 1.0, np.nan), cmap="Greens", vmin=0, vmax=6)   # diagonal shading
+    im = ax.imshow(off, cmap="Reds", vmin=0, vmax=top)
     for i in range(n):
         for j in range(n):
-            if cm[i, j] or i == j:
-                color = "tab:green" if i == j else ("white" if cm[i, j] > dark else "black")
-                ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=7, color=color)
+            if i == j:
+                ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=9, fontweight="bold",
+                        color="darkgreen")
+            elif cm[i, j]:
+                ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=11,
+                        color="white" if cm[i, j] > 0.6 * top else "black")
     ax.set_xticks(range(n))
     ax.set_yticks(range(n))
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(title, fontsize=10)
-    fig.colorbar(im, ax=ax, fraction=0.046, label="errors")
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title, fontsize=11)
+    fig.colorbar(im, ax=ax, fraction=0.046, label="number of errors")
     fig.tight_layout()
     return fig
 
@@ -249,6 +256,7 @@ def plot_depth_tradeoff(max_depth: int = 6, channels: int = 64, net: Network | N
         ax2.axhline(28, color="gray", ls=":", label="image side (28)")
         ax2.set_xticks(range(len(fields)))
         ax2.set_xticklabels([n for n, _ in fields], rotation=45, fontsize=8)
+        ax2.set_xlabel("layer of the network (conv blue, pool orange)")
         ax2.set_ylabel("receptive field (pixels)")
         ax2.legend(loc="upper left")
     fig.tight_layout()
@@ -385,13 +393,13 @@ def place_digits(images: np.ndarray, positions: Sequence[tuple[int, int]], size:
 def plot_boxes(canvas: np.ndarray, boxes: np.ndarray, labels: Sequence[str], ax: Any = None) -> Figure:
     """Draw corner boxes (K, 4) with a label each on a grey-scale canvas."""
     fig, ax = axes_for(ax, figsize=(5, 3.6))
-    ax.imshow(canvas, cmap="gray_r", vmin=0, vmax=1)
+    ax.imshow(canvas, cmap=DIGIT_CMAP, vmin=0, vmax=1)
     for (x1, y1, x2, y2), text in zip(np.asarray(boxes, dtype=float), labels):
         # pixel i covers [i - 0.5, i + 0.5] in imshow coordinates
         ax.add_patch(Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1, y2 - y1, fill=False, lw=1.5, color="tab:red"))
-        ax.text(x1 - 0.5, y1 - 1.5, text, color="tab:red", fontsize=8)
-    ax.set_xticks([])
-    ax.set_yticks([])
+        ax.text(x1 - 0.5, y1 - 1.5, text, color="tab:red", fontsize=9)
+    ax.set_xlabel("x (pixels)")
+    ax.set_ylabel("y (pixels, downwards)")
     return fig
 
 

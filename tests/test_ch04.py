@@ -17,6 +17,7 @@ from chapters.ch04 import (
     train_single_image,
 )
 from common.functions import softmax
+from common.gradient import gradient_descent, numerical_gradient
 from common.networks import TwoLayerNet
 
 
@@ -53,6 +54,30 @@ def test_difference_errors_truncation_and_rounding():
 def test_plot_diff_error_prints_status(capsys):
     plot_diff_error(-4.0, "exp(x)", 1.0)
     assert capsys.readouterr().out.startswith("exp(x) at x = 1, h = 1e-04: forward error")
+
+
+def test_best_central_h_for_sin_is_a_few_times_1e6(capsys):
+    # the notebook says: best central h is "a few times 1e-6", and h = 1e-4 is a little larger
+    plot_diff_error(-4.0, "sin(x)", 1.0)
+    out = capsys.readouterr().out
+    best_h = float(out.rsplit("at h = ", 1)[1])
+    assert 1e-6 < best_h < 1e-5
+    f, df = DIFF_FUNCTIONS["sin(x)"]
+    _, cen = difference_errors(f, float(df(1.0)), 1.0, np.array([1e-4, best_h]))
+    assert cen[1] < cen[0] < 1e-9
+
+
+def test_gradient_descent_with_lr_10_freezes_where_x_plus_h_rounds_to_x():
+    # the notebook's 4.4.1 claim: with the numerical gradient, lr = 10 does not reach 1e128; x
+    # stops moving once x +- h == x in float64, where the numerical gradient is exactly 0
+    _, path = gradient_descent(function_2, np.array([-3.0, 4.0]), lr=10.0, step_num=100, return_path=True)
+    moved = np.any(path[1:] != path[:-1], axis=1)
+    last = int(np.flatnonzero(moved)[-1]) + 1
+    assert last < 20
+    stuck = path[last]
+    assert np.all(stuck + 1e-4 == stuck) and np.all(stuck - 1e-4 == stuck)
+    assert np.all(np.spacing(np.abs(stuck)) > 2e-4) and np.abs(stuck).max() < 1e15
+    assert np.array_equal(numerical_gradient(function_2, stuck.copy()), [0.0, 0.0])
 
 
 def test_gradient_field_arrows_point_to_the_minimum():

@@ -95,16 +95,18 @@ def show_digits(images: np.ndarray, titles: Sequence[str] | None = None, ncols: 
 
 def plot_probabilities(probs: np.ndarray, true_label: int | None = None, ax: Axes | None = None,
                        title: str | None = None) -> Figure:
-    """Bar chart of a probability vector (C,): predicted class in orange, the true class outlined."""
+    """Bar chart of a probability vector (C,): the top class in orange; the true class shaded grey
+    behind its bar, with a bold tick label (visible even when its probability is near 0)."""
     fig, ax = axes_for(ax, figsize=(4, 2.6))
     probs = np.asarray(probs, dtype=float)
     colors = ["tab:blue"] * probs.size
     colors[int(np.argmax(probs))] = "tab:orange"
-    bars = ax.bar(np.arange(probs.size), probs, color=colors)
-    if true_label is not None:
-        bars[int(true_label)].set_edgecolor("black")
-        bars[int(true_label)].set_linewidth(2)
+    ax.bar(np.arange(probs.size), probs, color=colors)
     ax.set_xticks(np.arange(probs.size))
+    if true_label is not None:
+        true = int(true_label)
+        ax.axvspan(true - 0.45, true + 0.45, color="0.88", zorder=0)
+        ax.get_xticklabels()[true].set_fontweight("bold")
     ax.set_ylim(0, 1)
     ax.set_xlabel("class")
     ax.set_ylabel("probability")

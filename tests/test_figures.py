@@ -39,9 +39,13 @@ def test_show_digits_grid_and_titles():
 def test_plot_probabilities_marks_prediction_and_truth():
     p = np.full(10, 0.02); p[3] = 0.82
     fig = plot_probabilities(p, true_label=5)
-    bars = fig.axes[0].patches
-    assert len(bars) == 10 and bars[5].get_linewidth() == 2
-    assert bars[3].get_facecolor() != bars[0].get_facecolor()
+    ax = fig.axes[0]
+    bars = [patch for patch in ax.patches if patch.get_height() in p]
+    assert len(bars) == 10 and bars[3].get_facecolor() != bars[0].get_facecolor()
+    shades = [patch for patch in ax.patches if patch not in bars]        # the true class, shaded behind
+    assert len(shades) == 1 and shades[0].get_x() < 5 < shades[0].get_x() + shades[0].get_width()
+    weights = [label.get_fontweight() for label in ax.get_xticklabels()]
+    assert weights[5] == "bold" and weights.count("bold") == 1
 
 
 def test_slider_panel_calls_the_plain_function():

@@ -41,14 +41,13 @@ def axes_for(ax: Axes | None, figsize: tuple[float, float] = (5, 3.5)) -> tuple[
 
 def plot_loss_curve(losses: Sequence[float], ax: Axes | None = None, smooth: int = 11, label: str = "loss",
                     logy: bool = False) -> Figure:
-    """Per-iteration loss (thin) and its moving average (thick)."""
+    """Per-iteration loss (thin, "per mini-batch") and its moving average over ``smooth`` iterations (thick)."""
     fig, ax = axes_for(ax)
     losses = np.asarray(losses, dtype=float)
-    line, = ax.plot(losses, alpha=0.3, lw=0.8)
+    line, = ax.plot(losses, alpha=0.3, lw=0.8, label=f"{label}, per mini-batch")
     if smooth > 1 and losses.size >= smooth:
-        ax.plot(smooth_curve(losses, smooth), color=line.get_color(), lw=1.8, label=label)
-    else:
-        line.set_label(label)
+        ax.plot(smooth_curve(losses, smooth), color=line.get_color(), lw=1.8,
+                label=f"{label}, moving average of {smooth}")
     ax.set_xlabel("iteration")
     ax.set_ylabel("loss")
     if logy:

@@ -14,8 +14,8 @@ def _require_float(x: np.ndarray, who: str) -> None:
     if not np.issubdtype(x.dtype, np.floating):
         raise TypeError(
             f"{who} needs a floating-point array, got dtype {x.dtype}. "
-            f"With integers, x + h rounds back to x (h = 1e-4 is lost), so every difference is 0 "
-            f"or wildly wrong. Convert first, e.g. x.astype(np.float64)."
+            f"Storing x + h or x - h in an integer array truncates it (3 + 1e-4 -> 3, 3 - 1e-4 -> 2), "
+            f"so the differences are wildly wrong. Convert first, e.g. x.astype(np.float64)."
         )
 
 

@@ -32,7 +32,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
-from chapters.figures import axes_for
+from chapters.figures import Case, Exercise, Mistake, axes_for
 
 #: The four input pairs in the book's truth-table order: (x1, x2) = (0,0), (1,0), (0,1), (1,1). Shape (4, 2).
 INPUTS = np.array([[0, 0], [1, 0], [0, 1], [1, 1]])
@@ -286,3 +286,188 @@ def plot_xor_network(ax: Axes | None = None) -> Figure:
     ax.set_aspect("equal")
     ax.axis("off")
     return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Exercises (练习): check_nand, check_xor, check_half_adder
+# ---------------------------------------------------------------------------------------------
+# Each checker runs the reader's gate on the four input pairs, compares with the reference and, when
+# the answer is wrong, says which known mistake it is (the reader's own np.array(x1, x2) among them);
+# most are recognised by their truth table.
+
+
+_BITS = ((0, 0), (1, 0), (0, 1), (1, 1))
+_GATE_CASES = tuple(Case(f"x1={a}, x2={b}", (a, b)) for a, b in _BITS)
+_GATE_LABELS = {"y": ("the output", "输出")}
+
+
+def _gate(w1: float, w2: float, b: float):
+    """A two-input perceptron with fixed weights and bias: 1 where w1*x1 + w2*x2 + b > 0, else 0."""
+    def gate(x1, x2):
+        x = np.array([x1, x2])
+        w = np.array([w1, w2])
+        return int(np.sum(w * x) + b > 0)
+    return gate
+
+
+_AND, _NAND, _OR = _gate(0.5, 0.5, -0.7), _gate(-0.5, -0.5, 0.7), _gate(0.5, 0.5, -0.2)
+
+
+def _observe_gate(rec, gate, x1, x2):
+    rec.result("y", gate(x1, x2))
+
+
+def _table(records) -> tuple[int, ...] | None:
+    """The outputs over the four input pairs as (y00, y10, y01, y11), or None if any is not a 0/1."""
+    out = []
+    for r in records:
+        try:
+            y = int(np.asarray(r["y"]).item())
+        except Exception:                                  # noqa: BLE001 - an error, an array, ...
+            return None
+        if y not in (0, 1):
+            return None
+        out.append(y)
+    return tuple(out)
+
+
+def _is_table(*tables: tuple[int, ...]):
+    return lambda got, ref: _table(got) in tables
+
+
+# -- 1. NAND ---------------------------------------------------------------------------------------
+def _nand_array_args(x1, x2):
+    x = np.array(x1, x2)                    # the reader's line: x2 is taken as the dtype
+    w = np.array([-0.5, -0.5])
+    return int(np.sum(w * x) + 0.7 > 0)
+
+
+_NAND_EX = Exercise(
+    "NAND", "与非门 NAND", _NAND, _observe_gate, _GATE_CASES, labels=_GATE_LABELS,
+    mistakes=(
+        Mistake("np.array(x1, x2) makes an array of x1 alone and reads x2 as a dtype (hence 'Cannot interpret "
+                "… as a data type'): put both inputs in one list, np.array([x1, x2]).",
+                "np.array(x1, x2) 只把 x1 变成数组，x2 被当成了 dtype（所以报错 Cannot interpret … as a data "
+                "type）：应把两个输入放进一个列表，np.array([x1, x2])。",
+                wrong=(_nand_array_args,)),
+        Mistake("Your outputs (0, 0, 0, 1) are AND's truth table: NAND is NOT AND — flip the signs of both "
+                "weights and the bias (the book: w = [-0.5, -0.5], b = 0.7).",
+                "你的输出 (0, 0, 0, 1) 是与门（AND）的真值表：与非门是“与”的否定——把两个权重和偏置的符号都反过来"
+                "（书中：w = [-0.5, -0.5]，b = 0.7）。",
+                test=_is_table((0, 0, 0, 1))),
+        Mistake("Your outputs (1, 0, 0, 0) are NOR's: the bias is too small, so a single input of 1 already "
+                "pulls the sum to 0 or below — NAND must stay 1 until both inputs are 1 "
+                "(e.g. w = -0.5, -0.5, b = 0.7).",
+                "你的输出 (1, 0, 0, 0) 是或非门（NOR）的：偏置太小，只要有一个输入为 1，加权和就 ≤ 0——与非门要到"
+                "两个输入都为 1 时才输出 0（例如 w = -0.5, -0.5，b = 0.7）。",
+                test=_is_table((1, 0, 0, 0))),
+        Mistake("Your gate outputs 1 for every input: the bias outweighs both weights together — at x1 = x2 = 1 "
+                "the sum w1 + w2 + b must be ≤ 0 (e.g. w = -0.5, -0.5, b = 0.7).",
+                "你的门对所有输入都输出 1：偏置比两个权重加起来还大——当 x1 = x2 = 1 时，w1 + w2 + b 必须 ≤ 0"
+                "（例如 w = -0.5, -0.5，b = 0.7）。",
+                test=_is_table((1, 1, 1, 1))),
+        Mistake("Your gate outputs 0 for every input: at (0, 0) the sum is just the bias b, and NAND must fire "
+                "there — b has to be positive (e.g. b = 0.7).",
+                "你的门对所有输入都输出 0：在 (0, 0) 处加权和就是偏置 b，而与非门在这里要输出 1——b 必须为正"
+                "（例如 b = 0.7）。",
+                test=_is_table((0, 0, 0, 0))),
+    ))
+
+
+def check_nand(nand) -> bool:
+    """Exercise 2.1: ``nand(x1, x2)`` -> 0 or 1, a perceptron with weights and a bias (NAND). Prints the verdict."""
+    return _NAND_EX.check(nand)
+
+
+# -- 2. XOR from gates -----------------------------------------------------------------------------
+def _xor_reference(x1, x2):
+    return _AND(_NAND(x1, x2), _OR(x1, x2))
+
+
+_ALL_TABLES = {(a, b, c, d) for a in (0, 1) for b in (0, 1) for c in (0, 1) for d in (0, 1)}
+_SEPARABLE = _ALL_TABLES - {(0, 1, 1, 0), (1, 0, 0, 1)}         # all but XOR and XNOR: one line does them
+
+_XOR_EX = Exercise(
+    "XOR", "异或门 XOR", _xor_reference, _observe_gate, _GATE_CASES, labels=_GATE_LABELS,
+    mistakes=(
+        Mistake("Your outputs (0, 1, 1, 1) are OR's: XOR is OR *except* when both inputs are 1 — combine OR with "
+                "NAND through AND: XOR = AND(NAND(x1, x2), OR(x1, x2)).",
+                "你的输出 (0, 1, 1, 1) 是或门（OR）的：异或门就是“或”，但两个输入都为 1 时除外——再用与门把它和与非门"
+                "组合起来：XOR = AND(NAND(x1, x2), OR(x1, x2))。",
+                test=_is_table((0, 1, 1, 1))),
+        Mistake("Your outputs (1, 1, 1, 0) are NAND's: XOR must also be 0 at (0, 0) — combine NAND with OR "
+                "through AND: XOR = AND(NAND(x1, x2), OR(x1, x2)).",
+                "你的输出 (1, 1, 1, 0) 是与非门（NAND）的：异或门在 (0, 0) 处也应输出 0——再用与门把它和或门组合"
+                "起来：XOR = AND(NAND(x1, x2), OR(x1, x2))。",
+                test=_is_table((1, 1, 1, 0))),
+        Mistake("Your outputs (1, 0, 0, 1) are XNOR, the exact opposite of XOR: the gate of the second layer must "
+                "be AND — XOR = AND(NAND(x1, x2), OR(x1, x2)).",
+                "你的输出 (1, 0, 0, 1) 是同或（XNOR），正好与异或相反：第 2 层的门必须是与门——"
+                "XOR = AND(NAND(x1, x2), OR(x1, x2))。",
+                test=_is_table((1, 0, 0, 1))),
+        Mistake("Your outputs are all 1: check the wiring — layer 1 is s1 = NAND(x1, x2) and s2 = OR(x1, x2), "
+                "layer 2 is AND(s1, s2).",
+                "你的输出全是 1：检查一下连接——第 1 层是 s1 = NAND(x1, x2) 和 s2 = OR(x1, x2)，第 2 层是 AND(s1, s2)。",
+                test=_is_table((1, 1, 1, 1))),
+        Mistake("Your outputs can be separated by one straight line — all that a single perceptron (one gate) can "
+                "do; XOR cannot (section 2.4): it needs two layers, AND(NAND(x1, x2), OR(x1, x2)).",
+                "你的输出可以用一条直线分开——这正是单层感知机（一个门）所能做的；异或做不到（2.4 节）：需要两层，"
+                "AND(NAND(x1, x2), OR(x1, x2))。",
+                test=lambda got, ref: _table(got) in _SEPARABLE - {(0, 1, 1, 1), (1, 1, 1, 0), (1, 1, 1, 1)}),
+    ))
+
+
+def check_xor(xor) -> bool:
+    """Exercise 2.2: ``xor(x1, x2)`` -> 0 or 1, built from the gates NAND, OR and AND. Prints the verdict."""
+    return _XOR_EX.check(xor)
+
+
+# -- 3. Half adder ---------------------------------------------------------------------------------
+def _half_adder_reference(a, b):
+    return _xor_reference(a, b), _AND(a, b)
+
+
+def _column(records, key: str) -> tuple[int, ...] | None:
+    """One output bit over the four input pairs, e.g. the carry column, or None if any is missing."""
+    try:
+        return tuple(int(np.asarray(r[key]).item()) for r in records)
+    except Exception:                                      # noqa: BLE001
+        return None
+
+
+_XOR_TABLE, _AND_TABLE, _OR_TABLE = (0, 1, 1, 0), (0, 0, 0, 1), (0, 1, 1, 1)
+
+
+def _observe_adder(rec, adder, a, b):
+    out = rec.result("out", adder(a, b))
+    s, c = out                                             # a pair (sum, carry)
+    rec.put("sum", s)
+    rec.put("carry", c)
+    del rec["out"]                                         # compared bit by bit from here on
+
+
+_HALF_ADDER_EX = Exercise(
+    "half adder", "半加器", _half_adder_reference, _observe_adder,
+    tuple(Case(f"a={a}, b={b}", (a, b)) for a, b in _BITS),
+    labels={"out": ("the pair (sum, carry)", "返回的 (和, 进位)"), "sum": ("the sum bit", "和位"),
+            "carry": ("the carry bit", "进位")},
+    mistakes=(
+        Mistake("You return (carry, sum): a half adder returns the sum bit first — (s, c) = (XOR(a, b), AND(a, b)).",
+                "你返回的是 (进位, 和)：半加器先返回和位——(s, c) = (XOR(a, b), AND(a, b))。",
+                test=lambda got, ref: _column(got, "sum") == _AND_TABLE and _column(got, "carry") == _XOR_TABLE),
+        Mistake("Your carry is OR(a, b): there is a carry only when both bits are 1 (1 + 1 = 10 in binary) — "
+                "carry = AND(a, b).",
+                "你的进位是 OR(a, b)：只有两个位都是 1 时才有进位（二进制 1 + 1 = 10）——进位 = AND(a, b)。",
+                test=lambda got, ref: [(i, "carry") for i in range(4)] if _column(got, "carry") == _OR_TABLE else []),
+        Mistake("Your sum bit is OR(a, b): 1 + 1 gives the sum bit 0 (and a carry of 1) — sum = XOR(a, b).",
+                "你的和位是 OR(a, b)：1 + 1 的和位是 0（进位为 1）——和 = XOR(a, b)。",
+                test=lambda got, ref: [(i, "sum") for i in range(4)] if _column(got, "sum") == _OR_TABLE else []),
+        Mistake("Return both bits, as a pair: return s, c (a tuple, sum first).",
+                "要把两个位作为一对返回：return s, c（一个元组，和在前）。",
+                test=lambda got, ref: [i for i, r in enumerate(got) if "out" in r and "sum" not in r]),
+    ))
+
+
+def check_half_adder(half_adder_fn) -> bool:
+    """Exercise 2.3: ``half_adder_fn(a, b)`` -> (sum, carry) of two bits, from XOR and AND. Prints the verdict."""
+    return _HALF_ADDER_EX.check(half_adder_fn)

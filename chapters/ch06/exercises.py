@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chapters.figures import Case, Exercise, Mistake, Variant
+from chapters.figures import Case, Exercise, Mistake, Variant, same
 
 _REBIND_EN = ("params[key] = params[key] ... makes a new array: the dict sees it, but the layers still hold the old "
               "weight array, which never changes — update in place: params[key] {op}= ...")
@@ -30,6 +30,13 @@ def _observe_optimizer(rec, cls, kwargs, params, grad_steps):
     rec.put("held", tuple(held[k] for k in sorted(held)))
 
 
+def _rebound(got, ref) -> list[int]:
+    """Cases where params (the dict) ends up right but the original arrays, the ones the layers hold, did not move."""
+    return [i for i, (g, r) in enumerate(zip(got, ref))
+            if "error" not in g and all(same(g.get(k), r[k]) for k in r if k.startswith("step"))
+            and not same(g.get("held"), r["held"])]
+
+
 def _params() -> dict[str, np.ndarray]:
     return {"W": np.array([[1.0, -2.0, 0.5], [0.0, 3.0, -1.0]]), "b": np.array([0.1, -0.2, 0.3])}
 
@@ -40,7 +47,8 @@ def _grad_steps(scale: float = 1.0) -> list[dict[str, np.ndarray]]:
 
 
 def _optimizer_labels(steps: int = 3) -> dict[str, tuple[str, str]]:
-    labels = {f"step {k}": (f"(params['W'], params['b']) after update {k}", f"第 {k} 次更新后的 (params['W'], params['b'])")
+    labels = {f"step {k}": (f"(params['W'], params['b']) after update {k}",
+                            f"第 {k} 次更新后的 (params['W'], params['b'])")
               for k in range(1, steps + 1)}
     labels["held"] = ("the original weight arrays (the ones the layers hold) after all updates",
                       "全部更新后原来的权重数组（各层持有的那些）")
@@ -81,15 +89,6 @@ class _MomentumKeyTypo(_MomentumReference):
             params[key] += self.v[key]
 
 
-class _MomentumRebinds(_MomentumReference):
-    def update(self, params, grads):
-        if self.v is None:
-            self.v = {key: np.zeros_like(val) for key, val in params.items()}
-        for key in params.keys():
-            self.v[key] = self.momentum * self.v[key] - self.lr * grads[key]
-            params[key] = params[key] + self.v[key]     # a new array; the layers keep the old one
-
-
 class _MomentumForgets(_MomentumReference):
     def update(self, params, grads):
         self.v = {key: np.zeros_like(val) for key, val in params.items()}    # every call: plain SGD
@@ -122,7 +121,7 @@ _MOMENTUM_EX = Exercise(
         Mistake("A dict has no .key(): loop over params.keys(), or params.items() for (key, value) pairs.",
                 "字典没有 .key() 方法：用 params.keys() 遍历键，或用 params.items() 得到 (键, 值) 对。",
                 wrong=(_MomentumKeyTypo,)),
-        Mistake(_REBIND_EN.format(op="+"), _REBIND_ZH.format(op="+"), wrong=(_MomentumRebinds,)),
+        Mistake(_REBIND_EN.format(op="+"), _REBIND_ZH.format(op="+"), test=_rebound),
         Mistake("Your velocity starts from zero at every update, so Momentum acts like plain SGD: create self.v once "
                 "(if self.v is None) and keep it between calls.",
                 "你的速度 v 每次更新都从零开始，Momentum 就退化成了普通的 SGD：只在第一次（if self.v is None）创建 "
@@ -205,15 +204,6 @@ class _AdaGradNoSqrt(_AdaGradReference):
             params[key] -= self.lr * grads[key] / (self.h[key] + 1e-7)
 
 
-class _AdaGradRebinds(_AdaGradReference):
-    def update(self, params, grads):
-        if self.h is None:
-            self.h = {key: np.zeros_like(val) for key, val in params.items()}
-        for key in params.keys():
-            self.h[key] += grads[key] * grads[key]
-            params[key] = params[key] - self.lr * grads[key] / (np.sqrt(self.h[key]) + 1e-7)
-
-
 def _adagrad_steps() -> list[dict[str, np.ndarray]]:
     """Gradients with a 0 (eps keeps 0/0 away) and tiny entries (where eps inside or outside the root differ)."""
     steps = _grad_steps()
@@ -232,7 +222,8 @@ _ADAGRAD_EX = Exercise(
     variants=(Variant(_AdaGradEpsInside,
                       "(You put eps inside the square root, np.sqrt(h + 1e-7): also fine — the book puts it outside; "
                       "the two differ only for tiny gradients.)",
-                      "（你把 eps 放在了平方根里面，np.sqrt(h + 1e-7)：这样也可以——书中放在外面；两者只在梯度极小时有差别。）"),),
+                      "（你把 eps 放在了平方根里面，np.sqrt(h + 1e-7)：这样也可以——书中放在外面；"
+                      "两者只在梯度极小时有差别。）"),),
     mistakes=(
         Mistake("A dict has no .item(): loop with params.keys(), or params.items() for (key, value) pairs.",
                 "字典没有 .item() 方法：用 params.keys() 遍历，或用 params.items() 得到 (键, 值) 对。",
@@ -249,10 +240,11 @@ _ADAGRAD_EX = Exercise(
                 "brings the step back to the gradient's scale.",
                 "要除以 h 的平方根，np.sqrt(h) + 1e-7：h 是梯度平方的和，开方后步长才回到梯度的尺度。",
                 wrong=(_AdaGradNoSqrt,)),
-        Mistake(_REBIND_EN.format(op="-"), _REBIND_ZH.format(op="-"), wrong=(_AdaGradRebinds,)),
+        Mistake(_REBIND_EN.format(op="-"), _REBIND_ZH.format(op="-"), test=_rebound),
         Mistake("`if self.h == None`: test for None with `is` — `if self.h is None` (`==` compares a NumPy array "
                 "element by element, and the `if` then raises).",
-                "`if self.h == None`：判断 None 要用 is——`if self.h is None`（对 NumPy 数组 == 会逐元素比较，if 就会报错）。",
+                "`if self.h == None`：判断 None 要用 is——`if self.h is None`"
+                "（对 NumPy 数组 == 会逐元素比较，if 就会报错）。",
                 source=r"[=!]=\s*None\b"),
     ))
 
@@ -367,13 +359,15 @@ _DROPOUT_EX = Exercise(
             "backward": ("backward's dx", "backward 返回的 dx"),
             "test scale": ("the test-time output, as a multiple of x", "测试时的输出（x 的倍数）")},
     variants=(Variant(_DropoutInverted,
-                      "(This is inverted dropout — scale by 1/(1 - ratio) in training, nothing at test time — what most "
-                      "frameworks do; the book scales at test time instead. The expected output is the same.)",
+                      "(This is inverted dropout — scale by 1/(1 - ratio) in training, nothing at test time — "
+                      "what most frameworks do; the book scales at test time instead. The expected output is the "
+                      "same.)",
                       "（这是 inverted dropout——学习时乘以 1/(1 - ratio)，测试时不做处理——大多数框架都这样做；书中则是"
                       "在测试时缩放。输出的期望值相同。）"),),
     mistakes=(
         Mistake("At test time you divide by (1 - dropout_ratio): in training only a fraction 1 - ratio of the units is "
-                "on, so at test time, with all of them on, the output must be *scaled down*: x * (1.0 - self.dropout_ratio).",
+                "on, so at test time, with all of them on, the output must be *scaled down*: "
+                "x * (1.0 - self.dropout_ratio).",
                 "测试时你除以了 (1 - dropout_ratio)：学习时只有 1 - ratio 比例的神经元在工作，测试时全部工作，输出应该"
                 "*缩小*：x * (1.0 - self.dropout_ratio)。",
                 wrong=(_DropoutDividesAtTest,)),
@@ -406,7 +400,7 @@ _DROPOUT_EX = Exercise(
 
 
 def check_dropout(cls) -> bool:
-    """Exercise 6.3: a class ``cls(dropout_ratio=0.5)`` with ``forward(x, train_flg=True)`` and ``backward(dout)`` (the book's Dropout)."""
+    """Exercise 6.3: the book's Dropout: ``cls(dropout_ratio)``, ``forward(x, train_flg=True)``, ``backward(dout)``."""
     return _DROPOUT_EX.check(cls)
 
 

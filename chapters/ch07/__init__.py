@@ -2,4 +2,5 @@
 playground), ``im2col_variants`` (7.4.2: im2col as a loop over output positions, col2im's ``+=``) and ``reader_bugs``
 (7.4.2-7.5: the reader's bugs, as they wrote them, planted into the book's layers of ``common.layers``
 and a ``SimpleConvNet(fast=False)``).
+``exercises`` (the exercises that answer back).
 """

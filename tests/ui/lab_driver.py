@@ -80,9 +80,12 @@ def chapter_notebooks() -> list[Path]:
 
 
 def code_cells_to_run(notebook: Path) -> int:
-    """How many code cells of the saved notebook have a non-blank source (JupyterLab skips blank ones)."""
+    """How many code cells of the saved notebook show an execution prompt after Run All: non-blank
+    source (JupyterLab skips blank ones) and not collapsed (a collapsed input, such as an exercise's
+    solution, runs but shows no ``[n]:`` prompt to count)."""
     cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
-    return sum(1 for c in cells if c["cell_type"] == "code" and "".join(c["source"]).strip())
+    return sum(1 for c in cells if c["cell_type"] == "code" and "".join(c["source"]).strip()
+               and not c.get("metadata", {}).get("jupyter", {}).get("source_hidden", False))
 
 
 def processes_mentioning(text: str) -> list[tuple[int, str]]:

@@ -111,27 +111,32 @@ def match_gate(outputs: Sequence[int], names: Sequence[str] = ("AND", "NAND", "O
 # ---------------------------------------------------------------------------------------------
 # 2.4 Why one line cannot do XOR: search a grid of (w1, w2, b)
 # ---------------------------------------------------------------------------------------------
-def find_separating_lines(target: Sequence[int], values: np.ndarray | None = None) -> np.ndarray:
+def find_separating_lines(target: Sequence[int], steps: int = 10) -> np.ndarray:
     """Every (w1, w2, b) on a grid whose perceptron reproduces ``target`` over :data:`INPUTS`.
 
     target: desired outputs, shape (4,), e.g. ``TRUTH_TABLES["AND"]``.
-    values: the grid used for each of w1, w2 and b, shape (G,); default -1.0, -0.9, ..., 1.0 (21 values).
+    steps: grid points per unit. The grid for each of w1, w2 and b is k / steps for the integers
+        k = -steps, ..., steps: by default -1.0, -0.9, ..., 1.0 (21 values, 21**3 = 9261 candidates).
     Returns an array of shape (K, 3), one row (w1, w2, b) per solution; K = 0 when no line works.
 
-    All G**3 candidates are tested at once: ``totals`` below has shape (G**3, 4), the weighted sum of
-    every candidate at every input.
+    The search runs on the integers k, so every weighted sum is exact. That matters for lines through
+    an input point: there the sum is exactly 0, which does not fire (the rule is "> 0"). In floating
+    point, 0.1 + 0.2 - 0.3 is 5.6e-17, not 0, and such ties would be decided by rounding (a float search
+    finds 224 AND lines instead of 220). The integers are divided by ``steps`` only at the end.
+
+    All candidates are tested at once: ``totals`` below has shape (G**3, 4), G = 2 * steps + 1, the
+    weighted sum (times ``steps``) of every candidate at every input.
     """
-    if values is None:
-        values = np.round(np.linspace(-1.0, 1.0, 21), 10)
     target = np.asarray(target, dtype=int)
     if target.shape != (4,):
         raise ValueError(f"target must list 4 outputs (one per input pair), got shape {target.shape}")
-    w1, w2, b = (g.ravel() for g in np.meshgrid(values, values, values, indexing="ij"))
-    candidates = np.stack([w1, w2, b], axis=1)                       # (G**3, 3)
-    totals = candidates[:, :2] @ INPUTS.T + candidates[:, 2:3]      # (G**3, 2) @ (2, 4) + (G**3, 1)
+    k = np.arange(-steps, steps + 1)                                 # (G,) integers
+    w1, w2, b = (g.ravel() for g in np.meshgrid(k, k, k, indexing="ij"))
+    candidates = np.stack([w1, w2, b], axis=1)                       # (G**3, 3), integers
+    totals = candidates[:, :2] @ INPUTS.T + candidates[:, 2:3]      # (G**3, 2) @ (2, 4) + (G**3, 1), exact
     fires = (totals > 0).astype(int)                                 # (G**3, 4)
     ok = np.all(fires == target, axis=1)
-    return candidates[ok]
+    return candidates[ok] / steps
 
 
 # ---------------------------------------------------------------------------------------------
@@ -229,7 +234,9 @@ def plot_decision_line(w1: float = 0.5, w2: float = 0.5, b: float = -0.7, ax: Ax
     outputs = perceptron_outputs(w1, w2, b)
     for (x1, x2), y in zip(INPUTS, outputs):
         ax.plot(x1, x2, "o", ms=12, mec="black", mfc="tab:orange" if y else "white")
-        ax.annotate(f"y={y}", (x1, x2), xytext=(8, 8), textcoords="offset points")
+        # each label sits on the side away from the square's centre, where the book's lines pass
+        ax.annotate(f"y={y}", (x1, x2), xytext=(8 if x1 else -8, 8 if x2 else -14), textcoords="offset points",
+                    ha="left" if x1 else "right")
     gate = match_gate(outputs)
     ax.set_title(f"$w_1$={w1:.2g}, $w_2$={w2:.2g}, $b$={b:.2g}: {gate}")
     _setup_plane(ax, lim)
@@ -298,7 +305,7 @@ def plot_xor_network(ax: Axes | None = None) -> Figure:
 
 _BITS = ((0, 0), (1, 0), (0, 1), (1, 1))
 _GATE_CASES = tuple(Case(f"x1={a}, x2={b}", (a, b)) for a, b in _BITS)
-_GATE_LABELS = {"y": ("the output", "输出")}
+_GATE_RESULT = ("y", "the output", "输出")                 # what a gate returns: recorded as "y"
 
 
 def _gate(w1: float, w2: float, b: float):
@@ -311,10 +318,6 @@ def _gate(w1: float, w2: float, b: float):
 
 
 _AND, _NAND, _OR = _gate(0.5, 0.5, -0.7), _gate(-0.5, -0.5, 0.7), _gate(0.5, 0.5, -0.2)
-
-
-def _observe_gate(rec, gate, x1, x2):
-    rec.result("y", gate(x1, x2))
 
 
 def _table(records) -> tuple[int, ...] | None:
@@ -331,8 +334,14 @@ def _table(records) -> tuple[int, ...] | None:
     return tuple(out)
 
 
-def _is_table(*tables: tuple[int, ...]):
-    return lambda got, ref: _table(got) in tables
+#: Truth tables over _BITS, (y00, y10, y01, y11): the gates a wrong answer turns out to be.
+_AND_TABLE, _NAND_TABLE, _OR_TABLE, _NOR_TABLE = (0, 0, 0, 1), (1, 1, 1, 0), (0, 1, 1, 1), (1, 0, 0, 0)
+_XOR_TABLE, _XNOR_TABLE, _ONES_TABLE, _ZEROS_TABLE = (0, 1, 1, 0), (1, 0, 0, 1), (1, 1, 1, 1), (0, 0, 0, 0)
+
+
+def _outputs_are(table: tuple[int, ...], en: str, zh: str) -> Mistake:
+    """A mistake recognised by the answer's truth table, e.g. a NAND that turns out to be AND."""
+    return Mistake(en, zh, test=lambda got, ref: _table(got) == table)
 
 
 # -- 1. NAND ---------------------------------------------------------------------------------------
@@ -342,41 +351,46 @@ def _nand_array_args(x1, x2):
     return int(np.sum(w * x) + 0.7 > 0)
 
 
-_NAND_EX = Exercise(
-    "NAND", "与非门 NAND", _NAND, _observe_gate, _GATE_CASES, labels=_GATE_LABELS,
+_NAND_EX = Exercise.returning(
+    "NAND", "与非门 NAND", _NAND, _GATE_RESULT, _GATE_CASES,
     mistakes=(
-        Mistake("np.array(x1, x2) makes an array of x1 alone and reads x2 as a dtype (hence 'Cannot interpret "
-                "… as a data type'): put both inputs in one list, np.array([x1, x2]).",
-                "np.array(x1, x2) 只把 x1 变成数组，x2 被当成了 dtype（所以报错 Cannot interpret … as a data "
-                "type）：应把两个输入放进一个列表，np.array([x1, x2])。",
-                wrong=(_nand_array_args,)),
-        Mistake("Your outputs (0, 0, 0, 1) are AND's truth table: NAND is NOT AND — flip the signs of both "
-                "weights and the bias (the book: w = [-0.5, -0.5], b = 0.7).",
-                "你的输出 (0, 0, 0, 1) 是与门（AND）的真值表：与非门是“与”的否定——把两个权重和偏置的符号都反过来"
-                "（书中：w = [-0.5, -0.5]，b = 0.7）。",
-                test=_is_table((0, 0, 0, 1))),
-        Mistake("Your outputs (1, 0, 0, 0) are NOR's: the bias is too small, so a single input of 1 already "
-                "pulls the sum to 0 or below — NAND must stay 1 until both inputs are 1 "
-                "(e.g. w = -0.5, -0.5, b = 0.7).",
-                "你的输出 (1, 0, 0, 0) 是或非门（NOR）的：偏置太小，只要有一个输入为 1，加权和就 ≤ 0——与非门要到"
-                "两个输入都为 1 时才输出 0（例如 w = -0.5, -0.5，b = 0.7）。",
-                test=_is_table((1, 0, 0, 0))),
-        Mistake("Your gate outputs 1 for every input: the bias outweighs both weights together — at x1 = x2 = 1 "
-                "the sum w1 + w2 + b must be ≤ 0 (e.g. w = -0.5, -0.5, b = 0.7).",
-                "你的门对所有输入都输出 1：偏置比两个权重加起来还大——当 x1 = x2 = 1 时，w1 + w2 + b 必须 ≤ 0"
-                "（例如 w = -0.5, -0.5，b = 0.7）。",
-                test=_is_table((1, 1, 1, 1))),
-        Mistake("Your gate outputs 0 for every input: at (0, 0) the sum is just the bias b, and NAND must fire "
-                "there — b has to be positive (e.g. b = 0.7).",
-                "你的门对所有输入都输出 0：在 (0, 0) 处加权和就是偏置 b，而与非门在这里要输出 1——b 必须为正"
-                "（例如 b = 0.7）。",
-                test=_is_table((0, 0, 0, 0))),
+        Mistake.planted(
+            _nand_array_args,
+            "np.array(x1, x2) makes an array of x1 alone and reads x2 as a dtype (hence 'Cannot interpret "
+            "… as a data type'): put both inputs in one list, np.array([x1, x2]).",
+            "np.array(x1, x2) 只把 x1 变成数组，x2 被当成了 dtype（所以报错 Cannot interpret … as a data "
+            "type）：应把两个输入放进一个列表，np.array([x1, x2])。"),
+        _outputs_are(
+            _AND_TABLE,
+            "Your outputs (0, 0, 0, 1) are AND's truth table: NAND is NOT AND — flip the signs of both "
+            "weights and the bias (the book: w = [-0.5, -0.5], b = 0.7).",
+            "你的输出 (0, 0, 0, 1) 是与门（AND）的真值表：与非门是“与”的否定——把两个权重和偏置的符号都反过来"
+            "（书中：w = [-0.5, -0.5]，b = 0.7）。"),
+        _outputs_are(
+            _NOR_TABLE,
+            "Your outputs (1, 0, 0, 0) are NOR's: the bias is too small, so a single input of 1 already "
+            "pulls the sum to 0 or below — NAND must stay 1 until both inputs are 1 "
+            "(e.g. w = -0.5, -0.5, b = 0.7).",
+            "你的输出 (1, 0, 0, 0) 是或非门（NOR）的：偏置太小，只要有一个输入为 1，加权和就 ≤ 0——与非门要到"
+            "两个输入都为 1 时才输出 0（例如 w = -0.5, -0.5，b = 0.7）。"),
+        _outputs_are(
+            _ONES_TABLE,
+            "Your gate outputs 1 for every input: the bias outweighs both weights together — at x1 = x2 = 1 "
+            "the sum w1 + w2 + b must be ≤ 0 (e.g. w = -0.5, -0.5, b = 0.7).",
+            "你的门对所有输入都输出 1：偏置比两个权重加起来还大——当 x1 = x2 = 1 时，w1 + w2 + b 必须 ≤ 0"
+            "（例如 w = -0.5, -0.5，b = 0.7）。"),
+        _outputs_are(
+            _ZEROS_TABLE,
+            "Your gate outputs 0 for every input: at (0, 0) the sum is just the bias b, and NAND must fire "
+            "there — b has to be positive (e.g. b = 0.7).",
+            "你的门对所有输入都输出 0：在 (0, 0) 处加权和就是偏置 b，而与非门在这里要输出 1——b 必须为正"
+            "（例如 b = 0.7）。"),
     ))
 
 
+@_NAND_EX.checker
 def check_nand(nand) -> bool:
     """Exercise 2.1: ``nand(x1, x2)`` -> 0 or 1, a perceptron with weights and a bias (NAND). Prints the verdict."""
-    return _NAND_EX.check(nand)
 
 
 # -- 2. XOR from gates -----------------------------------------------------------------------------
@@ -385,41 +399,45 @@ def _xor_reference(x1, x2):
 
 
 _ALL_TABLES = {(a, b, c, d) for a in (0, 1) for b in (0, 1) for c in (0, 1) for d in (0, 1)}
-_SEPARABLE = _ALL_TABLES - {(0, 1, 1, 0), (1, 0, 0, 1)}         # all but XOR and XNOR: one line does them
+_SEPARABLE = _ALL_TABLES - {_XOR_TABLE, _XNOR_TABLE}           # all but XOR and XNOR: one line does them
 
-_XOR_EX = Exercise(
-    "XOR", "异或门 XOR", _xor_reference, _observe_gate, _GATE_CASES, labels=_GATE_LABELS,
+_XOR_EX = Exercise.returning(
+    "XOR", "异或门 XOR", _xor_reference, _GATE_RESULT, _GATE_CASES,
     mistakes=(
-        Mistake("Your outputs (0, 1, 1, 1) are OR's: XOR is OR *except* when both inputs are 1 — combine OR with "
-                "NAND through AND: XOR = AND(NAND(x1, x2), OR(x1, x2)).",
-                "你的输出 (0, 1, 1, 1) 是或门（OR）的：异或门就是“或”，但两个输入都为 1 时除外——再用与门把它和与非门"
-                "组合起来：XOR = AND(NAND(x1, x2), OR(x1, x2))。",
-                test=_is_table((0, 1, 1, 1))),
-        Mistake("Your outputs (1, 1, 1, 0) are NAND's: XOR must also be 0 at (0, 0) — combine NAND with OR "
-                "through AND: XOR = AND(NAND(x1, x2), OR(x1, x2)).",
-                "你的输出 (1, 1, 1, 0) 是与非门（NAND）的：异或门在 (0, 0) 处也应输出 0——再用与门把它和或门组合"
-                "起来：XOR = AND(NAND(x1, x2), OR(x1, x2))。",
-                test=_is_table((1, 1, 1, 0))),
-        Mistake("Your outputs (1, 0, 0, 1) are XNOR, the exact opposite of XOR: the gate of the second layer must "
-                "be AND — XOR = AND(NAND(x1, x2), OR(x1, x2)).",
-                "你的输出 (1, 0, 0, 1) 是同或（XNOR），正好与异或相反：第 2 层的门必须是与门——"
-                "XOR = AND(NAND(x1, x2), OR(x1, x2))。",
-                test=_is_table((1, 0, 0, 1))),
-        Mistake("Your outputs are all 1: check the wiring — layer 1 is s1 = NAND(x1, x2) and s2 = OR(x1, x2), "
-                "layer 2 is AND(s1, s2).",
-                "你的输出全是 1：检查一下连接——第 1 层是 s1 = NAND(x1, x2) 和 s2 = OR(x1, x2)，第 2 层是 AND(s1, s2)。",
-                test=_is_table((1, 1, 1, 1))),
+        _outputs_are(
+            _OR_TABLE,
+            "Your outputs (0, 1, 1, 1) are OR's: XOR is OR *except* when both inputs are 1 — combine OR with "
+            "NAND through AND: XOR = AND(NAND(x1, x2), OR(x1, x2)).",
+            "你的输出 (0, 1, 1, 1) 是或门（OR）的：异或门就是“或”，但两个输入都为 1 时除外——再用与门把它和与非门"
+            "组合起来：XOR = AND(NAND(x1, x2), OR(x1, x2))。"),
+        _outputs_are(
+            _NAND_TABLE,
+            "Your outputs (1, 1, 1, 0) are NAND's: XOR must also be 0 at (0, 0) — combine NAND with OR "
+            "through AND: XOR = AND(NAND(x1, x2), OR(x1, x2)).",
+            "你的输出 (1, 1, 1, 0) 是与非门（NAND）的：异或门在 (0, 0) 处也应输出 0——再用与门把它和或门组合"
+            "起来：XOR = AND(NAND(x1, x2), OR(x1, x2))。"),
+        _outputs_are(
+            _XNOR_TABLE,
+            "Your outputs (1, 0, 0, 1) are XNOR, the exact opposite of XOR: the gate of the second layer must "
+            "be AND — XOR = AND(NAND(x1, x2), OR(x1, x2)).",
+            "你的输出 (1, 0, 0, 1) 是同或（XNOR），正好与异或相反：第 2 层的门必须是与门——"
+            "XOR = AND(NAND(x1, x2), OR(x1, x2))。"),
+        _outputs_are(
+            _ONES_TABLE,
+            "Your outputs are all 1: check the wiring — layer 1 is s1 = NAND(x1, x2) and s2 = OR(x1, x2), "
+            "layer 2 is AND(s1, s2).",
+            "你的输出全是 1：检查一下连接——第 1 层是 s1 = NAND(x1, x2) 和 s2 = OR(x1, x2)，第 2 层是 AND(s1, s2)。"),
         Mistake("Your outputs can be separated by one straight line — all that a single perceptron (one gate) can "
                 "do; XOR cannot (section 2.4): it needs two layers, AND(NAND(x1, x2), OR(x1, x2)).",
                 "你的输出可以用一条直线分开——这正是单层感知机（一个门）所能做的；异或做不到（2.4 节）：需要两层，"
                 "AND(NAND(x1, x2), OR(x1, x2))。",
-                test=lambda got, ref: _table(got) in _SEPARABLE - {(0, 1, 1, 1), (1, 1, 1, 0), (1, 1, 1, 1)}),
+                test=lambda got, ref: _table(got) in _SEPARABLE - {_OR_TABLE, _NAND_TABLE, _ONES_TABLE}),
     ))
 
 
+@_XOR_EX.checker
 def check_xor(xor) -> bool:
     """Exercise 2.2: ``xor(x1, x2)`` -> 0 or 1, built from the gates NAND, OR and AND. Prints the verdict."""
-    return _XOR_EX.check(xor)
 
 
 # -- 3. Half adder ---------------------------------------------------------------------------------
@@ -433,9 +451,6 @@ def _column(records, key: str) -> tuple[int, ...] | None:
         return tuple(int(np.asarray(r[key]).item()) for r in records)
     except Exception:                                      # noqa: BLE001
         return None
-
-
-_XOR_TABLE, _AND_TABLE, _OR_TABLE = (0, 1, 1, 0), (0, 0, 0, 1), (0, 1, 1, 1)
 
 
 def _observe_adder(rec, adder, a, b):
@@ -468,6 +483,6 @@ _HALF_ADDER_EX = Exercise(
     ))
 
 
+@_HALF_ADDER_EX.checker
 def check_half_adder(half_adder_fn) -> bool:
     """Exercise 2.3: ``half_adder_fn(a, b)`` -> (sum, carry) of two bits, from XOR and AND. Prints the verdict."""
-    return _HALF_ADDER_EX.check(half_adder_fn)

@@ -258,29 +258,33 @@ _STEP_EX = Exercise(
      Case("x = [[0.5, -0.2], [-3.0, 1e-09]], shape (2, 2)", (np.array([[0.5, -0.2], [-3.0, 1e-9]]),))),
     labels={"y": ("the result", "结果"), "bool": ("whether the result is boolean", "结果是否为布尔类型")},
     mistakes=(
-        Mistake("`if x > 0:` wants one True/False, but on an array x > 0 is an array of them (hence 'truth value "
-                "of an array … is ambiguous'): let NumPy compare element-wise, y = x > 0, then y.astype(int).",
-                "`if x > 0:` 需要一个 True/False，但对数组来说 x > 0 是一个布尔数组（所以报错 truth value of an "
-                "array … is ambiguous）：让 NumPy 逐元素比较，y = x > 0，再 y.astype(int)。",
-                wrong=(_step_if,)),
-        Mistake("np.int is gone from NumPy (removed in 1.24): write int (or np.int_), e.g. (x > 0).astype(int).",
-                "NumPy 已经删除了 np.int（1.24 起）：请用 int（或 np.int_），例如 (x > 0).astype(int)。",
-                wrong=(_step_np_int,)),
-        Mistake("You return booleans (True/False): the step function outputs the numbers 0 and 1 — convert with "
-                ".astype(int).",
-                "你返回的是布尔值（True/False）：阶跃函数输出的是数字 0 和 1——用 .astype(int) 转换。",
-                wrong=(_step_bool,)),
-        Mistake("At x = 0 your step gives 1: the book's step function outputs 1 only for x > 0 (0 for x ≤ 0) — "
-                "use >, not >=.",
-                "在 x = 0 处你的阶跃函数输出了 1：书中的阶跃函数只在 x > 0 时输出 1（x ≤ 0 时输出 0）——"
-                "用 >，不要用 >=。",
-                wrong=(_step_ge,)),
+        Mistake.planted(
+            _step_if,
+            "`if x > 0:` wants one True/False, but on an array x > 0 is an array of them (hence 'truth value "
+            "of an array … is ambiguous'): let NumPy compare element-wise, y = x > 0, then y.astype(int).",
+            "`if x > 0:` 需要一个 True/False，但对数组来说 x > 0 是一个布尔数组（所以报错 truth value of an "
+            "array … is ambiguous）：让 NumPy 逐元素比较，y = x > 0，再 y.astype(int)。"),
+        Mistake.planted(
+            _step_np_int,
+            "np.int is gone from NumPy (removed in 1.24): write int (or np.int_), e.g. (x > 0).astype(int).",
+            "NumPy 已经删除了 np.int（1.24 起）：请用 int（或 np.int_），例如 (x > 0).astype(int)。"),
+        Mistake.planted(
+            _step_bool,
+            "You return booleans (True/False): the step function outputs the numbers 0 and 1 — convert with "
+            ".astype(int).",
+            "你返回的是布尔值（True/False）：阶跃函数输出的是数字 0 和 1——用 .astype(int) 转换。"),
+        Mistake.planted(
+            _step_ge,
+            "At x = 0 your step gives 1: the book's step function outputs 1 only for x > 0 (0 for x ≤ 0) — "
+            "use >, not >=.",
+            "在 x = 0 处你的阶跃函数输出了 1：书中的阶跃函数只在 x > 0 时输出 1（x ≤ 0 时输出 0）——"
+            "用 >，不要用 >=。"),
     ))
 
 
+@_STEP_EX.checker
 def check_step_function(fn) -> bool:
     """Exercise 3.1: ``fn(x)`` -> 0/1 integers of x's shape, 1 where x > 0. Prints the verdict."""
-    return _STEP_EX.check(fn)
 
 
 # -- 2. ReLU ---------------------------------------------------------------------------------------
@@ -311,37 +315,36 @@ _RELU_EX = Exercise(
     (Case("x = [-2.0, 0.5, 3.0]", (np.array([-2.0, 0.5, 3.0]),)),
      Case("x = [[1.5, -0.5, -4.0], [-1.0, 2.0, 0.25]], shape (2, 3)",
           (np.array([[1.5, -0.5, -4.0], [-1.0, 2.0, 0.25]]),))),
-    labels={"y": ("the result", "结果"), "x_after": ("your x after the call", "调用后的 x")},
+    labels={"y": ("the result", "结果"), **Exercise.after_call("x")},
     mistakes=(
-        Mistake("np.max is a reduction, not an element-wise maximum: np.max(0, x) looks for the largest element of "
-                "the array 0 along axis x (hence the TypeError), np.max(x, 0) for the largest of each column — "
-                "use np.maximum(0, x).",
-                "np.max 是归约运算，不是逐元素取最大值：np.max(0, x) 在数组 0 中沿轴 x 找最大值（所以报 TypeError），"
-                "np.max(x, 0) 找每一列的最大值——请用 np.maximum(0, x)。",
-                wrong=(_relu_np_max, _relu_np_max_axis)),
-        Mistake("Python's max(0, x) compares 0 with the whole array x, which needs one True/False (hence 'truth value "
-                "… is ambiguous'): use np.maximum(0, x), element by element.",
-                "Python 的 max(0, x) 拿 0 和整个数组 x 比较，需要一个 True/False（所以报错 truth value … is "
-                "ambiguous）：请用逐元素的 np.maximum(0, x)。",
-                wrong=(_relu_builtin_max,)),
-        Mistake("Your relu changed the caller's x (x[x < 0] = 0 writes into the array you were given): return a new "
-                "array, np.maximum(0, x), and leave x alone.",
-                "你的 relu 修改了调用者的 x（x[x < 0] = 0 直接写进了传入的数组）：应返回一个新数组 np.maximum(0, x)，"
-                "不要改动 x。",
-                wrong=(_relu_in_place,)),
+        Mistake.planted(
+            (_relu_np_max, _relu_np_max_axis),
+            "np.max is a reduction, not an element-wise maximum: np.max(0, x) looks for the largest element of "
+            "the array 0 along axis x (hence the TypeError), np.max(x, 0) for the largest of each column — "
+            "use np.maximum(0, x).",
+            "np.max 是归约运算，不是逐元素取最大值：np.max(0, x) 在数组 0 中沿轴 x 找最大值（所以报 TypeError），"
+            "np.max(x, 0) 找每一列的最大值——请用 np.maximum(0, x)。"),
+        Mistake.planted(
+            _relu_builtin_max,
+            "Python's max(0, x) compares 0 with the whole array x, which needs one True/False (hence 'truth value "
+            "… is ambiguous'): use np.maximum(0, x), element by element.",
+            "Python 的 max(0, x) 拿 0 和整个数组 x 比较，需要一个 True/False（所以报错 truth value … is "
+            "ambiguous）：请用逐元素的 np.maximum(0, x)。"),
+        Mistake.planted(
+            _relu_in_place,
+            "Your relu changed the caller's x (x[x < 0] = 0 writes into the array you were given): return a new "
+            "array, np.maximum(0, x), and leave x alone.",
+            "你的 relu 修改了调用者的 x（x[x < 0] = 0 直接写进了传入的数组）：应返回一个新数组 np.maximum(0, x)，"
+            "不要改动 x。"),
     ))
 
 
+@_RELU_EX.checker
 def check_relu(fn) -> bool:
     """Exercise 3.2: ``fn(x)`` -> max(0, x) element-wise, a new array of x's shape. Prints the verdict."""
-    return _RELU_EX.check(fn)
 
 
 # -- 3. Softmax for one sample and for a batch -----------------------------------------------------
-def _observe_softmax(rec, fn, a):
-    rec.result("y", fn(a))
-
-
 def _softmax_whole_batch(a):                    # the book's version for one sample, given a batch
     c = np.max(a)
     exp_a = np.exp(a - c)
@@ -383,56 +386,62 @@ def _softmax_axis1(a):
     return exp_a / np.sum(exp_a, axis=1, keepdims=True)
 
 
-_SOFTMAX_EX = Exercise(
-    "softmax", "softmax 函数", softmax, _observe_softmax,
+_SOFTMAX_EX = Exercise.returning(
+    "softmax", "softmax 函数", softmax, ("y", "the probabilities", "概率"),
     (Case("a = [0.3, 2.9, 4.0], one sample", (np.array([0.3, 2.9, 4.0]),)),
      Case("a batch of 2 rows, shape (2, 3)", (np.array([[0.3, 2.9, 4.0], [1.0, 1.0, -1.0]]),)),
      Case("a batch of 3 rows, shape (3, 3)", (np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [-1.0, 5.0, 2.0]]),)),
      Case("a = [1010, 1000, 990], large scores", (np.array([1010.0, 1000.0, 990.0]),)),
      Case("a batch with large scores, shape (2, 3)", (np.array([[1010.0, 1000.0, 990.0], [0.0, 1.0, 2.0]]),))),
-    labels={"y": ("the probabilities", "概率")},
     mistakes=(
-        Mistake("softmax sums over the whole batch and overflows: np.exp(a) / np.sum(np.exp(a)) divides every row "
-                "by the whole batch's sum, and exp(1010) = inf gives nan — per row, subtract the max and sum: "
-                "e = np.exp(a - np.max(a, axis=-1, keepdims=True)); e / np.sum(e, axis=-1, keepdims=True).",
-                "softmax 对整个批次求和了，而且会溢出：np.exp(a) / np.sum(np.exp(a)) 把每一行都除以整个批次的和，"
-                "exp(1010) = inf 又得到 nan——要按行减去最大值再求和："
-                "e = np.exp(a - np.max(a, axis=-1, keepdims=True))；"
-                "e / np.sum(e, axis=-1, keepdims=True)。",
-                wrong=(_softmax_naive,)),
-        Mistake("softmax sums over the whole batch: each row must sum to 1 — take the max and the sum per row, "
-                "np.max(a, axis=-1, keepdims=True) and np.sum(exp_a, axis=-1, keepdims=True) (axis=1 for a batch).",
-                "softmax 对整个批次求和了：每一行都应和为 1——按行取最大值和求和，np.max(a, axis=-1, keepdims=True) "
-                "和 np.sum(exp_a, axis=-1, keepdims=True)（批处理时即 axis=1）。",
-                wrong=(_softmax_whole_batch,)),
-        Mistake("softmax overflows on large scores: exp(1010) is inf and inf/inf is nan — subtract each row's "
-                "maximum first, a - np.max(a, axis=-1, keepdims=True), and exponentiate the *shifted* values.",
-                "softmax 在输入很大时溢出：exp(1010) 是 inf，inf/inf 得到 nan——先减去每一行的最大值，"
-                "a - np.max(a, axis=-1, keepdims=True)，再对减过的值求 exp。",
-                wrong=(_softmax_no_shift,)),
-        Mistake("You subtract the whole batch's maximum: a row of small scores then becomes exp(-1010) = 0 "
-                "everywhere, and 0/0 = nan — subtract each row's own maximum, np.max(a, axis=-1, keepdims=True).",
-                "你减去的是整个批次的最大值：分数较小的那一行会变成 exp(-1010) = 0，0/0 = nan——要减去每一行自己的"
-                "最大值，np.max(a, axis=-1, keepdims=True)。",
-                wrong=(_softmax_global_max,)),
-        Mistake("Without keepdims=True the row maxima and sums have shape (N,), which does not line up with (N, C) "
-                "(an error, or for N == C a silent mix-up): keep them as an (N, 1) column with keepdims=True.",
-                "没有 keepdims=True，每行的最大值与和的形状是 (N,)，与 (N, C) 对不上（会报错；N == C 时则悄悄算错）："
-                "用 keepdims=True 把它们保持为 (N, 1) 的列。",
-                wrong=(_softmax_sum_no_keepdims, _softmax_no_keepdims)),
-        Mistake("You normalised the columns (axis=0): in a batch (N, C) each *row* is one sample — use axis=-1 "
-                "(axis=1 for a batch) with keepdims=True.",
-                "你对列做了归一化（axis=0）：在批次 (N, C) 中每一*行*才是一个样本——请用 axis=-1（批处理时即 axis=1），"
-                "并加上 keepdims=True。",
-                wrong=(_softmax_axis0,)),
-        Mistake("axis=1 fails for a single sample of shape (C,), which has only axis 0: use axis=-1, the last axis — "
-                "the class axis of (C,) and (N, C) alike.",
-                "axis=1 对形状为 (C,) 的单个样本会出错（它只有第 0 轴）：请用 axis=-1，即最后一个轴——"
-                "对 (C,) 和 (N, C) 来说它都是类别轴。",
-                wrong=(_softmax_axis1,)),
+        Mistake.planted(
+            _softmax_naive,
+            "softmax sums over the whole batch and overflows: np.exp(a) / np.sum(np.exp(a)) divides every row "
+            "by the whole batch's sum, and exp(1010) = inf gives nan — per row, subtract the max and sum: "
+            "e = np.exp(a - np.max(a, axis=-1, keepdims=True)); e / np.sum(e, axis=-1, keepdims=True).",
+            "softmax 对整个批次求和了，而且会溢出：np.exp(a) / np.sum(np.exp(a)) 把每一行都除以整个批次的和，"
+            "exp(1010) = inf 又得到 nan——要按行减去最大值再求和："
+            "e = np.exp(a - np.max(a, axis=-1, keepdims=True))；"
+            "e / np.sum(e, axis=-1, keepdims=True)。"),
+        Mistake.planted(
+            _softmax_whole_batch,
+            "softmax sums over the whole batch: each row must sum to 1 — take the max and the sum per row, "
+            "np.max(a, axis=-1, keepdims=True) and np.sum(exp_a, axis=-1, keepdims=True) (axis=1 for a batch).",
+            "softmax 对整个批次求和了：每一行都应和为 1——按行取最大值和求和，np.max(a, axis=-1, keepdims=True) "
+            "和 np.sum(exp_a, axis=-1, keepdims=True)（批处理时即 axis=1）。"),
+        Mistake.planted(
+            _softmax_no_shift,
+            "softmax overflows on large scores: exp(1010) is inf and inf/inf is nan — subtract each row's "
+            "maximum first, a - np.max(a, axis=-1, keepdims=True), and exponentiate the *shifted* values.",
+            "softmax 在输入很大时溢出：exp(1010) 是 inf，inf/inf 得到 nan——先减去每一行的最大值，"
+            "a - np.max(a, axis=-1, keepdims=True)，再对减过的值求 exp。"),
+        Mistake.planted(
+            _softmax_global_max,
+            "You subtract the whole batch's maximum: a row of small scores then becomes exp(-1010) = 0 "
+            "everywhere, and 0/0 = nan — subtract each row's own maximum, np.max(a, axis=-1, keepdims=True).",
+            "你减去的是整个批次的最大值：分数较小的那一行会变成 exp(-1010) = 0，0/0 = nan——要减去每一行自己的"
+            "最大值，np.max(a, axis=-1, keepdims=True)。"),
+        Mistake.planted(
+            (_softmax_sum_no_keepdims, _softmax_no_keepdims),
+            "Without keepdims=True the row maxima and sums have shape (N,), which does not line up with (N, C) "
+            "(an error, or for N == C a silent mix-up): keep them as an (N, 1) column with keepdims=True.",
+            "没有 keepdims=True，每行的最大值与和的形状是 (N,)，与 (N, C) 对不上（会报错；N == C 时则悄悄算错）："
+            "用 keepdims=True 把它们保持为 (N, 1) 的列。"),
+        Mistake.planted(
+            _softmax_axis0,
+            "You normalised the columns (axis=0): in a batch (N, C) each *row* is one sample — use axis=-1 "
+            "(axis=1 for a batch) with keepdims=True.",
+            "你对列做了归一化（axis=0）：在批次 (N, C) 中每一*行*才是一个样本——请用 axis=-1（批处理时即 axis=1），"
+            "并加上 keepdims=True。"),
+        Mistake.planted(
+            _softmax_axis1,
+            "axis=1 fails for a single sample of shape (C,), which has only axis 0: use axis=-1, the last axis — "
+            "the class axis of (C,) and (N, C) alike.",
+            "axis=1 对形状为 (C,) 的单个样本会出错（它只有第 0 轴）：请用 axis=-1，即最后一个轴——"
+            "对 (C,) 和 (N, C) 来说它都是类别轴。"),
     ))
 
 
+@_SOFTMAX_EX.checker
 def check_softmax(fn) -> bool:
     """Exercise 3.3: ``fn(a)`` -> softmax over the last axis, for a (C,) sample and an (N, C) batch."""
-    return _SOFTMAX_EX.check(fn)

@@ -221,12 +221,14 @@ class SingleImageRun:
     """What :func:`train_single_image` records; index k is the state *before* update k+1.
 
     losses: (steps + 1,) cross-entropy on the image; probs: (steps + 1, C) softmax outputs;
-    predictions: (steps + 1,) argmax of probs; label: the true class.
+    predictions: (steps + 1,) argmax of probs; label: the true class; hidden: (steps + 1, H) the
+    hidden layer's outputs (after the activation) on the image.
     """
     label: int
     losses: np.ndarray = field(repr=False)
     probs: np.ndarray = field(repr=False)
     predictions: np.ndarray = field(repr=False)
+    hidden: np.ndarray = field(repr=False)
 
     @property
     def first_correct_step(self) -> int | None:
@@ -248,17 +250,19 @@ def train_single_image(x: np.ndarray, t: int, hidden_size: int = 100, activation
     tt = np.array([int(t)])
     net = TwoLayerNet(x.shape[1], hidden_size, 10, weight_init_std=weight_init_std,
                       activation=activation, seed=seed)
-    losses, probs = [], []
+    losses, probs, hidden = [], [], []
     for k in range(steps + 1):
         loss, grads = net.loss_and_gradient(x, tt)     # the loss at the current weights, and its gradient
         losses.append(loss)
-        probs.append(softmax(net.predict(x))[0])       # (10,): the probabilities at the same weights
+        outputs = {name: out for name, _layer, out in net.layer_outputs(x)}   # the same weights
+        hidden.append(outputs["Activation1"][0].copy())                       # (H,) hidden outputs
+        probs.append(softmax(outputs["Affine2"])[0])                          # (10,) probabilities
         if k < steps:
             for key, g in grads.items():
                 net.params[key] -= lr * g
     probs_arr = np.array(probs)
     return SingleImageRun(label=int(t), losses=np.array(losses), probs=probs_arr,
-                          predictions=probs_arr.argmax(axis=1))
+                          predictions=probs_arr.argmax(axis=1), hidden=np.array(hidden))
 
 
 def plot_single_image_runs(runs: Mapping[str, SingleImageRun], title: str = "training on one image") -> Figure:
@@ -319,22 +323,32 @@ def _observe_gradient(rec, fn, f, x):
     rec.put("x_after", x)
 
 
-def _gradient_reference(f, x, h=1e-4):
-    if not np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)                # integers would round x + h back to x
+def _as_float(x):
+    return x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float64)   # integers round x + h back to x
+
+
+def _central_difference(f, x, idx, h):
+    """(f(x + h) - f(x - h)) / 2h in the direction of x[idx], changing x[idx] in place and putting it back."""
+    tmp_val = x[idx]
+    x[idx] = tmp_val + h
+    fxh1 = f(x)
+    x[idx] = tmp_val - h
+    fxh2 = f(x)
+    x[idx] = tmp_val
+    return (fxh1 - fxh2) / (2 * h)
+
+
+def _gradient_integer_naive(f, x, h=1e-4):      # the nditer version, with no care for integers
     grad = np.zeros_like(x)
     it = np.nditer(x, flags=["multi_index"])
     while not it.finished:
-        idx = it.multi_index
-        tmp_val = x[idx].copy()
-        x[idx] = tmp_val + h
-        fxh1 = f(x)
-        x[idx] = tmp_val - h
-        fxh2 = f(x)
-        grad[idx] = (fxh1 - fxh2) / (2 * h)
-        x[idx] = tmp_val
+        grad[it.multi_index] = _central_difference(f, x, it.multi_index, h)
         it.iternext()
     return grad
+
+
+def _gradient_reference(f, x, h=1e-4):
+    return _gradient_integer_naive(f, _as_float(x), h)
 
 
 def _gradient_refuses_integers(f, x):           # common.gradient's choice: integers are refused
@@ -342,37 +356,15 @@ def _gradient_refuses_integers(f, x):           # common.gradient's choice: inte
 
 
 def _gradient_range_size(f, x, h=1e-4):         # the book's 1-D version, given 2-D weights
-    x = x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float64)
+    x = _as_float(x)
     grad = np.zeros_like(x)
-    for idx in range(x.size):
-        tmp_val = x[idx]
-        x[idx] = tmp_val + h
-        fxh1 = f(x)
-        x[idx] = tmp_val - h
-        fxh2 = f(x)
-        grad[idx] = (fxh1 - fxh2) / (2 * h)
-        x[idx] = tmp_val
-    return grad
-
-
-def _gradient_integer_naive(f, x, h=1e-4):      # the nditer version, with no care for integers
-    grad = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"])
-    while not it.finished:
-        idx = it.multi_index
-        tmp_val = x[idx].copy()
-        x[idx] = tmp_val + h
-        fxh1 = f(x)
-        x[idx] = tmp_val - h
-        fxh2 = f(x)
-        grad[idx] = (fxh1 - fxh2) / (2 * h)
-        x[idx] = tmp_val
-        it.iternext()
+    for idx in range(x.size):                   # x[idx] is a whole row of a 2-D x
+        grad[idx] = _central_difference(f, x, idx, h)
     return grad
 
 
 def _gradient_not_restored(f, x, h=1e-4):
-    x = x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float64)
+    x = _as_float(x)
     grad = np.zeros_like(x)
     for idx in np.ndindex(x.shape):
         tmp_val = x[idx].copy()
@@ -385,11 +377,11 @@ def _gradient_not_restored(f, x, h=1e-4):
 
 
 def _gradient_forward_difference(f, x, h=1e-4):
-    x = x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float64)
+    x = _as_float(x)
+    fx = f(x)                                   # x is put back after every step: f(x) stays the same
     grad = np.zeros_like(x)
     for idx in np.ndindex(x.shape):
         tmp_val = x[idx].copy()
-        fx = f(x)
         x[idx] = tmp_val + h
         grad[idx] = (f(x) - fx) / h
         x[idx] = tmp_val
@@ -398,15 +390,8 @@ def _gradient_forward_difference(f, x, h=1e-4):
 
 def _gradient_flat_copy(f, x, h=1e-4):
     flat = x.astype(np.float64).flatten()      # a copy: f never sees the perturbation
-    grad = np.zeros_like(flat)
-    for i in range(flat.size):
-        tmp_val = flat[i]
-        flat[i] = tmp_val + h
-        fxh1 = f(x)
-        flat[i] = tmp_val - h
-        fxh2 = f(x)
-        grad[i] = (fxh1 - fxh2) / (2 * h)
-        flat[i] = tmp_val
+    f_of_x = lambda _flat: f(x)                 # noqa: E731 - f reads the untouched x, not the copy
+    grad = np.array([_central_difference(f_of_x, flat, i, h) for i in range(flat.size)])
     return grad.reshape(x.shape)
 
 
@@ -434,39 +419,43 @@ _GRADIENT_EX = Exercise(
                       "(An integer x is refused with a TypeError — also right: common.gradient does the same.)",
                       "（对整数 x 抛出 TypeError——这样也对：common.gradient 也是这样做的。）"),),
     mistakes=(
-        Mistake("`for idx in range(x.size)` with x[idx] walks the *rows* of a 2-D x (x[idx] is a whole row, and idx "
-                "runs past the last row): visit every element, e.g. it = np.nditer(x, flags=['multi_index']) with "
-                "idx = it.multi_index.",
-                "对二维的 x，`for idx in range(x.size)` 配合 x[idx] 遍历的是*行*（x[idx] 是一整行，idx 还会超出行数）："
-                "要访问每个元素，例如 it = np.nditer(x, flags=['multi_index'])，idx = it.multi_index。",
-                wrong=(_gradient_range_size,)),
+        Mistake.planted(
+            _gradient_range_size,
+            "`for idx in range(x.size)` with x[idx] walks the *rows* of a 2-D x (x[idx] is a whole row, and idx "
+            "runs past the last row): visit every element, e.g. it = np.nditer(x, flags=['multi_index']) with "
+            "idx = it.multi_index.",
+            "对二维的 x，`for idx in range(x.size)` 配合 x[idx] 遍历的是*行*（x[idx] 是一整行，idx 还会超出行数）："
+            "要访问每个元素，例如 it = np.nditer(x, flags=['multi_index'])，idx = it.multi_index。"),
         Mistake("With an integer x, x[idx] + h is rounded back to an integer (h = 1e-4 is lost), so the differences "
                 "are 0 or wildly wrong: work on floats (x.astype(np.float64)), or refuse integers with a TypeError.",
                 "x 是整数数组时，x[idx] + h 会被舍入回整数（h = 1e-4 丢失了），差分结果是 0 或错得离谱：请用浮点数"
                 "（x.astype(np.float64)），或对整数输入抛出 TypeError。",
                 wrong=(_gradient_integer_naive,),
                 test=lambda got, ref: _integer_case_wrong(got, ref)),
-        Mistake("Your function leaves x changed: after trying x[idx] + h and x[idx] - h, put the original value back "
-                "(x[idx] = tmp_val) — a network's weights are that very array.",
-                "你的函数调用后 x 变了：试过 x[idx] + h 和 x[idx] - h 之后，要把原值放回去（x[idx] = tmp_val）——"
-                "网络的权重就是这个数组本身。",
-                wrong=(_gradient_not_restored,)),
-        Mistake("Your gradient is off by about h: (f(x + h) - f(x)) / h is the forward difference, error O(h) — the "
-                "book's central difference (f(x + h) - f(x - h)) / (2*h) is far more accurate.",
-                "你的梯度偏差约为 h：(f(x + h) - f(x)) / h 是前向差分，误差为 O(h)——书中的中心差分 "
-                "(f(x + h) - f(x - h)) / (2*h) 精确得多。",
-                wrong=(_gradient_forward_difference,)),
-        Mistake("Your gradient is all zeros: you perturbed a copy (x.flatten(), or a reshape that copies) while f "
-                "still reads the untouched x — perturb x itself (np.nditer over x).",
-                "你的梯度全是 0：你改动的是一个副本（x.flatten()，或会复制数据的 reshape），而 f 读的仍是原来的 x——"
-                "要改动 x 本身（用 np.nditer 遍历 x）。",
-                wrong=(_gradient_flat_copy,)),
+        Mistake.planted(
+            _gradient_not_restored,
+            "Your function leaves x changed: after trying x[idx] + h and x[idx] - h, put the original value back "
+            "(x[idx] = tmp_val) — a network's weights are that very array.",
+            "你的函数调用后 x 变了：试过 x[idx] + h 和 x[idx] - h 之后，要把原值放回去（x[idx] = tmp_val）——"
+            "网络的权重就是这个数组本身。"),
+        Mistake.planted(
+            _gradient_forward_difference,
+            "Your gradient is off by about h: (f(x + h) - f(x)) / h is the forward difference, error O(h) — the "
+            "book's central difference (f(x + h) - f(x - h)) / (2*h) is far more accurate.",
+            "你的梯度偏差约为 h：(f(x + h) - f(x)) / h 是前向差分，误差为 O(h)——书中的中心差分 "
+            "(f(x + h) - f(x - h)) / (2*h) 精确得多。"),
+        Mistake.planted(
+            _gradient_flat_copy,
+            "Your gradient is all zeros: you perturbed a copy (x.flatten(), or a reshape that copies) while f "
+            "still reads the untouched x — perturb x itself (np.nditer over x).",
+            "你的梯度全是 0：你改动的是一个副本（x.flatten()，或会复制数据的 reshape），而 f 读的仍是原来的 x——"
+            "要改动 x 本身（用 np.nditer 遍历 x）。"),
     ))
 
 
+@_GRADIENT_EX.checker
 def check_numerical_gradient(fn) -> bool:
     """Exercise 4.1: ``fn(f, x)`` -> the central-difference gradient of f at x, for x of any shape."""
-    return _GRADIENT_EX.check(fn)
 
 
 # -- 2. Gradient descent that leaves init_x alone --------------------------------------------------
@@ -525,7 +514,7 @@ def _moved_init_x(got, ref):
 
 _DESCENT_EX = Exercise(
     "gradient_descent", "梯度下降法 gradient_descent", _descent_reference, _observe_descent, _DESCENT_CASES,
-    labels={"x": ("the final x", "最终的 x"), "init_x_after": ("your init_x after the call", "调用后的 init_x")},
+    labels={"x": ("the final x", "最终的 x"), **Exercise.after_call("init_x")},
     rtol=1e-5, atol=1e-7,
     mistakes=(
         Mistake("Your gradient descent moved the caller's init_x too (x = init_x is the same array, and x -= ... "
@@ -533,9 +522,10 @@ _DESCENT_EX = Exercise(
                 "你的梯度下降法把调用者的 init_x 也改了（x = init_x 是同一个数组，x -= ... 原地更新了它）："
                 "从副本开始，x = np.array(init_x, dtype=float)。",
                 wrong=(_descent_in_place,), test=_moved_init_x),
-        Mistake("Your x climbs uphill: gradient descent steps *against* the gradient, x -= lr * grad.",
-                "你的 x 在往上坡走：梯度下降法要沿梯度的*反*方向走，x -= lr * grad。",
-                wrong=(_descent_uphill,)),
+        Mistake.planted(
+            _descent_uphill,
+            "Your x climbs uphill: gradient descent steps *against* the gradient, x -= lr * grad.",
+            "你的 x 在往上坡走：梯度下降法要沿梯度的*反*方向走，x -= lr * grad。"),
         Mistake("An integer start point np.array([-3, 4]) fails: x.copy() keeps the integers, and the float steps "
                 "cannot be stored in them — copy as floats, x = np.array(init_x, dtype=float).",
                 "整数起点 np.array([-3, 4]) 出错了：x.copy() 仍是整数数组，浮点数的更新量存不进去——"
@@ -545,16 +535,12 @@ _DESCENT_EX = Exercise(
     ))
 
 
+@_DESCENT_EX.checker
 def check_gradient_descent(fn) -> bool:
     """Exercise 4.2: ``fn(f, init_x, lr, step_num)`` -> the final x, init_x left unchanged. Prints the verdict."""
-    return _DESCENT_EX.check(fn)
 
 
 # -- 3. Cross-entropy error: one sample or a batch, one-hot or labels ------------------------------
-def _observe_cross_entropy(rec, fn, y, t):
-    rec.result("loss", fn(y, t))
-
-
 def _cross_entropy_reference(y, t):
     y, t = np.asarray(y), np.asarray(t)
     if y.ndim == 1:
@@ -628,31 +614,33 @@ def _log_of_zero(got, ref):
     return [_ZERO_CASE] if "error" not in g and not np.all(np.isfinite(g["loss"])) else []
 
 
-_CROSS_ENTROPY_EX = Exercise(
-    "cross_entropy_error", "交叉熵误差 cross_entropy_error", _cross_entropy_reference, _observe_cross_entropy,
+_CROSS_ENTROPY_EX = Exercise.returning(
+    "cross_entropy_error", "交叉熵误差 cross_entropy_error", _cross_entropy_reference,
+    ("loss", "the loss", "损失"),
     (Case("one sample y = [0.1, 0.7, 0.2], one-hot t = [0, 1, 0]", (_Y1, np.array([0, 1, 0]))),
      Case("one sample y = [0.1, 0.7, 0.2], label t = np.array(1)", (_Y1, np.array(1))),
      Case("a batch y of shape (2, 3), one-hot t of shape (2, 3)", (_YB, np.array([[0, 1, 0], [1, 0, 0]]))),
      Case("a batch y of shape (2, 3), labels t = [1, 0]", (_YB, np.array([1, 0]))),
      Case("a batch whose first row gives the correct class probability 0",
           (np.array([[1.0, 0.0, 0.0], [0.1, 0.7, 0.2]]), np.array([[0, 1, 0], [0, 1, 0]])))),
-    labels={"loss": ("the loss", "损失")},
     rtol=1e-5, atol=1e-6,
     mistakes=(
         Mistake("Your loss is the sum over the batch: cross_entropy_error is the *mean* per sample — divide by the "
                 "batch size N = y.shape[0].",
                 "你的损失是整个批次的总和：交叉熵误差要取每个样本的*平均*——除以批大小 N = y.shape[0]。",
                 wrong=(_cross_entropy_no_mean,), test=_summed_over_batch),
-        Mistake("Label targets (t = [1, 0], one class index per sample) are not handled: for labels take "
-                "-log y[np.arange(N), t]; t * np.log(y) works only for one-hot t.",
-                "没有处理标签形式的监督数据（t = [1, 0]，每个样本一个类别索引）：标签要取 -log y[np.arange(N), t]；"
-                "t * np.log(y) 只适用于 one-hot 表示。",
-                wrong=(_cross_entropy_one_hot_only,)),
-        Mistake("One-hot targets (t of shape (N, C)) are not handled: turn them into labels first "
-                "(if t.size == y.size: t = t.argmax(axis=1)), or use -np.sum(t * np.log(y + 1e-7)) / N.",
-                "没有处理 one-hot 形式的监督数据（t 的形状为 (N, C)）：先把它们变成标签"
-                "（if t.size == y.size: t = t.argmax(axis=1)），或用 -np.sum(t * np.log(y + 1e-7)) / N。",
-                wrong=(_cross_entropy_labels_only,)),
+        Mistake.planted(
+            _cross_entropy_one_hot_only,
+            "Label targets (t = [1, 0], one class index per sample) are not handled: for labels take "
+            "-log y[np.arange(N), t]; t * np.log(y) works only for one-hot t.",
+            "没有处理标签形式的监督数据（t = [1, 0]，每个样本一个类别索引）：标签要取 -log y[np.arange(N), t]；"
+            "t * np.log(y) 只适用于 one-hot 表示。"),
+        Mistake.planted(
+            _cross_entropy_labels_only,
+            "One-hot targets (t of shape (N, C)) are not handled: turn them into labels first "
+            "(if t.size == y.size: t = t.argmax(axis=1)), or use -np.sum(t * np.log(y + 1e-7)) / N.",
+            "没有处理 one-hot 形式的监督数据（t 的形状为 (N, C)）：先把它们变成标签"
+            "（if t.size == y.size: t = t.argmax(axis=1)），或用 -np.sum(t * np.log(y + 1e-7)) / N。"),
         Mistake("A single sample y of shape (C,) goes wrong: make it a batch of one first (y = y.reshape(1, y.size), "
                 "t likewise), or y.shape[0] is the number of classes, not the batch size.",
                 "单个样本 y（形状为 (C,)）算错了：先把它变成只有一个样本的批次（y = y.reshape(1, y.size)，t 也一样），"
@@ -665,6 +653,6 @@ _CROSS_ENTROPY_EX = Exercise(
     ))
 
 
+@_CROSS_ENTROPY_EX.checker
 def check_cross_entropy_error(fn) -> bool:
     """Exercise 4.3: ``fn(y, t)`` -> mean cross-entropy error, y (C,) or (N, C), t one-hot or labels."""
-    return _CROSS_ENTROPY_EX.check(fn)

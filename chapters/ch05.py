@@ -78,7 +78,20 @@ def draw_graph(nodes: dict[str, Node], edges: Sequence[Edge], ax: Axes | None = 
     """
     xs = [n.x for n in nodes.values()]
     ys = [n.y for n in nodes.values()]
-    fig, ax = axes_for(ax, figsize=(0.95 * (max(xs) - min(xs) + 1.4), 0.95 * (max(ys) - min(ys) + 1.4)))
+
+    def margin(y: float, label_below: bool) -> float:
+        """Room beyond the top (bottom) row: 0.6 for a horizontal edge there whose label sits outside
+        (forward above, backward below), else 0.25 for a terminal's text."""
+        outside = [(e.backward and backward) if label_below else e.forward
+                   for e in edges if nodes[e.src].y == nodes[e.dst].y == y]
+        return 0.6 if any(outside) else 0.25
+
+    y_low, y_high = min(ys) - margin(min(ys), True), max(ys) + margin(max(ys), False)
+    new_figure = ax is None
+    width, height = 0.95 * (max(xs) - min(xs) + 1.4), 0.95 * (y_high - y_low) + (0.35 if title else 0.1)
+    fig, ax = axes_for(ax, figsize=(width, height))
+    if new_figure:
+        fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - (0.3 if title else 0.05) / fig.get_figheight())
     for node in nodes.values():
         if node.op:
             ax.add_patch(plt.Circle((node.x, node.y), NODE_RADIUS, fill=False, lw=1.5))
@@ -107,7 +120,7 @@ def draw_graph(nodes: dict[str, Node], edges: Sequence[Edge], ax: Axes | None = 
             ax.text(*(mid - 0.2 * normal), edge.backward, color=BACKWARD_COLOR, fontsize=10, **_align(-normal))
     ax.set_aspect("equal")
     ax.set_xlim(min(xs) - 0.7, max(xs) + 0.7)
-    ax.set_ylim(min(ys) - 0.6, max(ys) + 0.6)
+    ax.set_ylim(y_low, y_high)
     ax.axis("off")
     if title:
         ax.set_title(title, fontsize=10)
@@ -156,7 +169,8 @@ def apple_orange_example(apple: float = 100.0, apple_num: float = 2, orange: flo
 def plot_apple_graph(apple: float = 100.0, apple_num: int = 2, tax: float = 1.1, backward: bool = True) -> Figure:
     """The book's figure 5-2 / 5-5: apples -> ×num -> ×tax -> price, with gradients in red.
 
-    Prints the status line ``price 220 | d/d apple 2.2, d/d num 110, d/d tax 200``.
+    Prints the status line ``price 220 | d/d apple 2.2, d/d num 110, d/d tax 200`` (with
+    ``backward=False`` only ``price 220``: the forward-only figure comes before derivatives do).
     """
     v = apple_example(apple, apple_num, tax)
     nodes = {
@@ -173,14 +187,18 @@ def plot_apple_graph(apple: float = 100.0, apple_num: int = 2, tax: float = 1.1,
     ]
     fig = draw_graph(nodes, edges, backward=backward,
                      title="forward values (black) and d price / d value (red)" if backward else "forward values")
-    print(f"price {_fmt(v['price'])} | d/d apple {_fmt(v['dapple'])}, d/d num {_fmt(v['dapple_num'])}, "
-          f"d/d tax {_fmt(v['dtax'])}")
+    gradients = (f" | d/d apple {_fmt(v['dapple'])}, d/d num {_fmt(v['dapple_num'])}, d/d tax {_fmt(v['dtax'])}"
+                 if backward else "")
+    print(f"price {_fmt(v['price'])}{gradients}")
     return fig
 
 
 def plot_apple_orange_graph(apple: float = 100.0, apple_num: int = 2, orange: float = 150.0, orange_num: int = 3,
                             tax: float = 1.1, backward: bool = True) -> Figure:
-    """The book's figure 5-17: apples and oranges, an add node, then tax, with gradients in red."""
+    """The book's figure 5-17: apples and oranges, an add node, then tax, with gradients in red.
+
+    Prints ``price 715 | d/d apple 2.2, d/d orange 3.3, d/d tax 650`` (``price 715`` alone with ``backward=False``).
+    """
     v = apple_orange_example(apple, apple_num, orange, orange_num, tax)
     nodes = {
         "apple": Node(0, 2, text="apple"), "anum": Node(2, 3.4, text="apple num"),
@@ -200,8 +218,9 @@ def plot_apple_orange_graph(apple: float = 100.0, apple_num: int = 2, orange: fl
         Edge("mul_t", "out", _fmt(v["price"]), _fmt(v["dprice"])),
     ]
     fig = draw_graph(nodes, edges, backward=backward, title="apples and oranges")
-    print(f"price {_fmt(v['price'])} | d/d apple {_fmt(v['dapple'])}, d/d orange {_fmt(v['dorange'])}, "
-          f"d/d tax {_fmt(v['dtax'])}")
+    gradients = (f" | d/d apple {_fmt(v['dapple'])}, d/d orange {_fmt(v['dorange'])}, d/d tax {_fmt(v['dtax'])}"
+                 if backward else "")
+    print(f"price {_fmt(v['price'])}{gradients}")
     return fig
 
 
@@ -218,6 +237,47 @@ def plot_chain_rule_graph(x: float = 1.0, y: float = 2.0) -> Figure:
              Edge("add", "sq", f"t = {_fmt(t)}", f"2t = {_fmt(2 * t)}"),
              Edge("sq", "z", f"z = {_fmt(t ** 2)}", "1")]
     return draw_graph(nodes, edges, title="z = (x + y)²: the chain rule, node by node")
+
+
+def sigmoid_graph_example(x: float = 1.0, dout: float = 1.0) -> dict[str, float]:
+    """y = 1 / (1 + exp(-x)) as the book's four nodes (×-1, exp, +1, /), forward and backward by hand.
+
+    Backward, from dL/dy = ``dout``: the "/" node (y = 1/s) multiplies by -1/s² = -y²; "+1" passes it
+    on; "exp" multiplies by exp(-x); "×-1" by -1. Returns the forward values (``a`` = -x, ``e`` =
+    exp(-x), ``s`` = 1 + e, ``y``) and the gradient on every edge (``ds``, ``de``, ``da``, ``dx``);
+    ``dx`` equals dout · y(1 - y).
+    """
+    a = -x
+    e = float(np.exp(a))
+    s = 1.0 + e
+    y = 1.0 / s
+    ds = dout * (-1.0 / s ** 2)            # "/" node: d(1/s)/ds = -1/s² = -y²
+    de = ds * 1.0                          # "+1" node passes the gradient through
+    da = de * e                            # "exp" node: d exp(a)/da = exp(a)
+    dx = da * -1.0                         # "×-1" node
+    return dict(x=x, a=a, e=e, s=s, y=y, dy=dout, ds=ds, de=de, da=da, dx=dx)
+
+
+def plot_sigmoid_graph(x: float = 1.0) -> Figure:
+    """The book's figure 5-19: sigmoid as ×-1 -> exp -> +1 -> /, with the gradient on every edge (dL/dy = 1).
+
+    Each red label gives the node's local rule and its value. Prints ``dL/dx through the nodes ... =
+    y(1 - y) ...``.
+    """
+    v = sigmoid_graph_example(x)
+    nodes = {"x": Node(0, 1, text="x"), "neg": Node(1.9, 1, op="×"), "m1": Node(1.9, -0.3, text="-1"),
+             "exp": Node(4.2, 1, op="exp"), "add": Node(6.5, 1, op="+"), "one": Node(6.5, -0.3, text="1"),
+             "div": Node(8.8, 1, op="/"), "y": Node(10.6, 1, text="y")}
+    edges = [Edge("x", "neg", f"x = {_fmt(x)}", f"·(-1) → {_fmt(v['dx'])}"),
+             Edge("m1", "neg"),
+             Edge("neg", "exp", f"-x = {_fmt(v['a'])}", f"·exp(-x) → {_fmt(v['da'])}"),
+             Edge("exp", "add", f"exp(-x) = {_fmt(v['e'])}", f"·1 → {_fmt(v['de'])}"),
+             Edge("one", "add"),
+             Edge("add", "div", f"s = {_fmt(v['s'])}", f"·(-1/s²) → {_fmt(v['ds'])}"),
+             Edge("div", "y", f"y = {_fmt(v['y'])}", "1")]
+    fig = draw_graph(nodes, edges, title="sigmoid, node by node: forward (black), dL/d value with dL/dy = 1 (red)")
+    print(f"dL/dx through the nodes {_fmt(v['dx'])} = y(1 - y) = {_fmt(v['y'] * (1 - v['y']))}")
+    return fig
 
 
 # ---------------------------------------------------------------------------------------------
@@ -423,32 +483,36 @@ _RELU_LAYER_EX = Exercise(
             "dx": ("backward's dx", "backward 返回的 dx"),
             "dout_after": ("the caller's dout after backward", "backward 后调用者的 dout")},
     mistakes=(
-        Mistake("Your forward changed the caller's x: out = x does not copy (it is a second name for the same array), "
-                "so out[self.mask] = 0 zeroes the input too — out = x.copy().",
-                "你的 forward 修改了调用者的 x：out = x 并不复制（它只是同一个数组的另一个名字），"
-                "所以 out[self.mask] = 0 把输入也清零了——应写 out = x.copy()。",
-                wrong=(_ReluAliasedForward,)),
-        Mistake("Your backward changed the dout it was given (dout[self.mask] = 0 writes into the caller's array; the "
-                "book does this too): harmless in a plain chain of layers, wrong as soon as dout is used twice — "
-                "dx = dout.copy(); dx[self.mask] = 0.",
-                "你的 backward 修改了传入的 dout（dout[self.mask] = 0 写进了调用者的数组；书中也是这样写的）：在简单的"
-                "层链中无害，但 dout 一旦被用两次就会出错——dx = dout.copy(); dx[self.mask] = 0。",
-                wrong=(_ReluBookBackward,)),
-        Mistake("Your backward passes dout through everywhere: where x ≤ 0 ReLU's output is constantly 0, so the "
-                "gradient there is 0 — dx[self.mask] = 0 with the mask (x <= 0) saved in forward.",
-                "你的 backward 把 dout 原样全部传回了：在 x ≤ 0 处 ReLU 的输出恒为 0，梯度也是 0——用 forward 中保存的 "
-                "mask（x <= 0）执行 dx[self.mask] = 0。",
-                wrong=(_ReluNoMaskBackward,)),
-        Mistake("Your mask is inverted: ReLU keeps the positive values and zeroes the rest — self.mask = (x <= 0) "
-                "marks the entries to zero.",
-                "你的 mask 反了：ReLU 保留正值、把其余的置 0——self.mask = (x <= 0) 标记的是要置 0 的元素。",
-                wrong=(_ReluInvertedMask,)),
+        Mistake.planted(
+            _ReluAliasedForward,
+            "Your forward changed the caller's x: out = x does not copy (it is a second name for the same array), "
+            "so out[self.mask] = 0 zeroes the input too — out = x.copy().",
+            "你的 forward 修改了调用者的 x：out = x 并不复制（它只是同一个数组的另一个名字），"
+            "所以 out[self.mask] = 0 把输入也清零了——应写 out = x.copy()。"),
+        Mistake.planted(
+            _ReluBookBackward,
+            "Your backward changed the dout it was given (dout[self.mask] = 0 writes into the caller's array; the "
+            "book does this too): harmless in a plain chain of layers, wrong as soon as dout is used twice — "
+            "dx = dout.copy(); dx[self.mask] = 0.",
+            "你的 backward 修改了传入的 dout（dout[self.mask] = 0 写进了调用者的数组；书中也是这样写的）：在简单的"
+            "层链中无害，但 dout 一旦被用两次就会出错——dx = dout.copy(); dx[self.mask] = 0。"),
+        Mistake.planted(
+            _ReluNoMaskBackward,
+            "Your backward passes dout through everywhere: where x ≤ 0 ReLU's output is constantly 0, so the "
+            "gradient there is 0 — dx[self.mask] = 0 with the mask (x <= 0) saved in forward.",
+            "你的 backward 把 dout 原样全部传回了：在 x ≤ 0 处 ReLU 的输出恒为 0，梯度也是 0——用 forward 中保存的 "
+            "mask（x <= 0）执行 dx[self.mask] = 0。"),
+        Mistake.planted(
+            _ReluInvertedMask,
+            "Your mask is inverted: ReLU keeps the positive values and zeroes the rest — self.mask = (x <= 0) "
+            "marks the entries to zero.",
+            "你的 mask 反了：ReLU 保留正值、把其余的置 0——self.mask = (x <= 0) 标记的是要置 0 的元素。"),
     ))
 
 
+@_RELU_LAYER_EX.checker
 def check_relu_layer(cls) -> bool:
     """Exercise 5.1: a class with ``forward(x)`` and ``backward(dout)``: ReLU, for arrays of any shape."""
-    return _RELU_LAYER_EX.check(cls)
 
 
 # -- 2. The Affine layer ----------------------------------------------------------------------------
@@ -471,25 +535,25 @@ class _AffineReference:
 
     def backward(self, dout):
         dx = np.dot(dout, self.W.T)
-        self.dW = np.dot(self.x.T, dout)
-        self.db = np.sum(dout, axis=0)
+        self.dW = self.weight_gradient(dx, dout)
+        self.db = self.bias_gradient(dout)
         return dx
+
+    def weight_gradient(self, dx, dout):        # the planted versions below each change one step
+        return np.dot(self.x.T, dout)
+
+    def bias_gradient(self, dout):
+        return np.sum(dout, axis=0)
 
 
 class _AffineDWFromDx(_AffineReference):
-    def backward(self, dout):
-        dx = np.dot(dout, self.W.T)
-        self.dW = np.dot(dx.T, dout)            # the reader's bug: dx where x belongs
-        self.db = np.sum(dout, axis=0)
-        return dx
+    def weight_gradient(self, dx, dout):
+        return np.dot(dx.T, dout)               # the reader's bug: dx where x belongs
 
 
 class _AffineBiasMean(_AffineReference):
-    def backward(self, dout):
-        dx = np.dot(dout, self.W.T)
-        self.dW = np.dot(self.x.T, dout)
-        self.db = np.mean(dout, axis=0)
-        return dx
+    def bias_gradient(self, dout):
+        return np.mean(dout, axis=0)
 
 
 class _AffineNoBias(_AffineReference):
@@ -499,19 +563,13 @@ class _AffineNoBias(_AffineReference):
 
 
 class _AffineDWTransposed(_AffineReference):
-    def backward(self, dout):
-        dx = np.dot(dout, self.W.T)
-        self.dW = np.dot(dout.T, self.x)
-        self.db = np.sum(dout, axis=0)
-        return dx
+    def weight_gradient(self, dx, dout):
+        return np.dot(dout.T, self.x)
 
 
 class _AffineBiasSumAll(_AffineReference):
-    def backward(self, dout):
-        dx = np.dot(dout, self.W.T)
-        self.dW = np.dot(self.x.T, dout)
-        self.db = np.sum(dout)
-        return dx
+    def bias_gradient(self, dout):
+        return np.sum(dout)
 
 
 _RNG5 = np.random.default_rng(5)
@@ -527,35 +585,40 @@ _AFFINE_EX = Exercise(
     labels={"out": ("forward's output", "forward 的输出"), "dx": ("backward's dx", "backward 返回的 dx"),
             "dW": ("self.dW", "self.dW（权重的梯度）"), "db": ("self.db", "self.db（偏置的梯度）")},
     mistakes=(
-        Mistake("dW is computed from dx instead of x (dW = dx.T @ dout: the right shape, wrong values, and training "
-                "stalls — the 'accuracy stuck' bug): dW = self.x.T @ dout, with the x saved in forward.",
-                "dW 是用 dx 而不是 x 算的（dW = dx.T @ dout：形状对、数值错，学习会停滞——就是“识别精度卡住不动”的那个 "
-                "bug）：应为 dW = self.x.T @ dout，x 是 forward 中保存的输入。",
-                wrong=(_AffineDWFromDx,)),
-        Mistake("db is the mean over the batch; it must be the sum, np.sum(dout, axis=0): b was added to every one of "
-                "the N rows, and the loss's 1/N is already inside dout.",
-                "db 取了批次上的平均值，应为求和 np.sum(dout, axis=0)：偏置 b 被加到了 N 行中的每一行，而损失的 1/N "
-                "已经包含在 dout 里了。",
-                wrong=(_AffineBiasMean,)),
-        Mistake("Your forward leaves out the bias (out = x @ W): the Affine layer computes x @ W + b (the 'very slow "
-                "training' bug).",
-                "你的 forward 漏掉了偏置（out = x @ W）：Affine 层计算的是 x @ W + b（就是“学习非常慢”的那个 bug）。",
-                wrong=(_AffineNoBias,)),
-        Mistake("dW has the shape of W.T: dout.T @ x is (M, D), and a gradient must have its parameter's shape "
-                "(D, M) — dW = self.x.T @ dout.",
-                "dW 的形状是 W.T 的：dout.T @ x 是 (M, D)，而梯度必须和参数同形 (D, M)——dW = self.x.T @ dout。",
-                wrong=(_AffineDWTransposed,)),
-        Mistake("db is a single number (np.sum(dout) adds up everything): it must have b's shape (M,) — sum over the "
-                "batch axis only, np.sum(dout, axis=0).",
-                "db 成了一个数（np.sum(dout) 把所有元素都加起来了）：它必须和 b 同形 (M,)——只沿批次轴求和，"
-                "np.sum(dout, axis=0)。",
-                wrong=(_AffineBiasSumAll,)),
+        Mistake.planted(
+            _AffineDWFromDx,
+            "dW is computed from dx instead of x (dW = dx.T @ dout: the right shape, wrong values, and training "
+            "stalls — the 'accuracy stuck' bug): dW = self.x.T @ dout, with the x saved in forward.",
+            "dW 是用 dx 而不是 x 算的（dW = dx.T @ dout：形状对、数值错，学习会停滞——就是“识别精度卡住不动”的那个 "
+            "bug）：应为 dW = self.x.T @ dout，x 是 forward 中保存的输入。"),
+        Mistake.planted(
+            _AffineBiasMean,
+            "db is the mean over the batch; it must be the sum, np.sum(dout, axis=0): b was added to every one of "
+            "the N rows, and the loss's 1/N is already inside dout.",
+            "db 取了批次上的平均值，应为求和 np.sum(dout, axis=0)：偏置 b 被加到了 N 行中的每一行，而损失的 1/N "
+            "已经包含在 dout 里了。"),
+        Mistake.planted(
+            _AffineNoBias,
+            "Your forward leaves out the bias (out = x @ W): the Affine layer computes x @ W + b (the 'very slow "
+            "training' bug).",
+            "你的 forward 漏掉了偏置（out = x @ W）：Affine 层计算的是 x @ W + b（就是“学习非常慢”的那个 bug）。"),
+        Mistake.planted(
+            _AffineDWTransposed,
+            "dW has the shape of W.T: dout.T @ x is (M, D), and a gradient must have its parameter's shape "
+            "(D, M) — dW = self.x.T @ dout.",
+            "dW 的形状是 W.T 的：dout.T @ x 是 (M, D)，而梯度必须和参数同形 (D, M)——dW = self.x.T @ dout。"),
+        Mistake.planted(
+            _AffineBiasSumAll,
+            "db is a single number (np.sum(dout) adds up everything): it must have b's shape (M,) — sum over the "
+            "batch axis only, np.sum(dout, axis=0).",
+            "db 成了一个数（np.sum(dout) 把所有元素都加起来了）：它必须和 b 同形 (M,)——只沿批次轴求和，"
+            "np.sum(dout, axis=0)。"),
     ))
 
 
+@_AFFINE_EX.checker
 def check_affine_layer(cls) -> bool:
     """Exercise 5.2: a class ``cls(W, b)`` with ``forward(x)``, and ``backward(dout)`` that stores dW and db."""
-    return _AFFINE_EX.check(cls)
 
 
 # -- 3. The Softmax-with-Loss layer -----------------------------------------------------------------
@@ -618,27 +681,31 @@ _SOFTMAX_WITH_LOSS_EX = Exercise(
     labels={"loss": ("forward's loss", "forward 返回的损失"), "dx": ("backward's dx", "backward 返回的 dx")},
     rtol=1e-5, atol=1e-6,
     mistakes=(
-        Mistake("Your dx is y - t without dividing by the batch size: the loss is a mean over N samples, so its "
-                "gradient is (y - t) / N.",
-                "你的 dx 是 y - t，没有除以批大小：损失是 N 个样本的平均值，所以梯度是 (y - t) / N。",
-                wrong=(_SoftmaxWithLossNoMean,)),
-        Mistake("Your forward returns the probabilities: SoftmaxWithLoss.forward returns the loss (one number); "
-                "prediction calls softmax directly, this layer is only used for learning.",
-                "你的 forward 返回了概率：SoftmaxWithLoss.forward 应返回损失（一个数）；推理时直接调用 softmax，这一层"
-                "只在学习时使用。",
-                wrong=(_SoftmaxWithLossReturnsY,)),
-        Mistake("With label targets (t = [2, 0]) y - t does not work: subtract 1 at each sample's correct class — "
-                "dx = self.y.copy(); dx[np.arange(N), self.t] -= 1; dx /= N.",
-                "监督数据是标签（t = [2, 0]）时不能直接算 y - t：要在每个样本的正确类别处减 1——"
-                "dx = self.y.copy(); dx[np.arange(N), self.t] -= 1; dx /= N。",
-                wrong=(_SoftmaxWithLossOneHotOnly,)),
-        Mistake("Your dx is y / N: the gradient of softmax followed by the cross-entropy error is (y - t) / N — "
-                "subtract the targets.",
-                "你的 dx 是 y / N：softmax 加交叉熵误差的梯度是 (y - t) / N——要减去监督数据 t。",
-                wrong=(_SoftmaxWithLossForgetsT,)),
+        Mistake.planted(
+            _SoftmaxWithLossNoMean,
+            "Your dx is y - t without dividing by the batch size: the loss is a mean over N samples, so its "
+            "gradient is (y - t) / N.",
+            "你的 dx 是 y - t，没有除以批大小：损失是 N 个样本的平均值，所以梯度是 (y - t) / N。"),
+        Mistake.planted(
+            _SoftmaxWithLossReturnsY,
+            "Your forward returns the probabilities: SoftmaxWithLoss.forward returns the loss (one number); "
+            "prediction calls softmax directly, this layer is only used for learning.",
+            "你的 forward 返回了概率：SoftmaxWithLoss.forward 应返回损失（一个数）；推理时直接调用 softmax，这一层"
+            "只在学习时使用。"),
+        Mistake.planted(
+            _SoftmaxWithLossOneHotOnly,
+            "With label targets (t = [2, 0]) y - t does not work: subtract 1 at each sample's correct class — "
+            "dx = self.y.copy(); dx[np.arange(N), self.t] -= 1; dx /= N.",
+            "监督数据是标签（t = [2, 0]）时不能直接算 y - t：要在每个样本的正确类别处减 1——"
+            "dx = self.y.copy(); dx[np.arange(N), self.t] -= 1; dx /= N。"),
+        Mistake.planted(
+            _SoftmaxWithLossForgetsT,
+            "Your dx is y / N: the gradient of softmax followed by the cross-entropy error is (y - t) / N — "
+            "subtract the targets.",
+            "你的 dx 是 y / N：softmax 加交叉熵误差的梯度是 (y - t) / N——要减去监督数据 t。"),
     ))
 
 
+@_SOFTMAX_WITH_LOSS_EX.checker
 def check_softmax_with_loss(cls) -> bool:
     """Exercise 5.3: a class with ``forward(x, t)`` -> loss and ``backward(dout=1)`` -> dx (t one-hot or labels)."""
-    return _SOFTMAX_WITH_LOSS_EX.check(cls)

@@ -360,6 +360,13 @@ class Mistake:
     test: Callable[[list, list], Any] | None = None
     source: str | None = None
 
+    @classmethod
+    def planted(cls, wrong: Callable | tuple[Callable, ...], en: str, zh: str) -> "Mistake":
+        """The commonest mistake, recognised by its planted wrong version(s) alone: the reader's bug written
+        out (one callable, or a tuple of them), then what to tell the reader, in English and in Chinese —
+        ``Mistake.planted(_relu_in_place, "Your relu changed ...", "你的 relu ...")``."""
+        return cls(en, zh, wrong=wrong if isinstance(wrong, tuple) else (wrong,))
+
 
 @dataclass(frozen=True)
 class Variant:
@@ -391,6 +398,22 @@ class Exercise:
     atol: float = 1e-8
     seed: int = 0
     _cache: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def returning(cls, name: str, zh: str, reference: Callable, result: tuple[str, str, str],
+                  cases: Sequence[Case], **options: Any) -> "Exercise":
+        """An exercise whose answer only returns something: ``answer(*case.args)`` is recorded as component
+        ``key`` and named (English, 中文) in messages, where ``result = (key, English, 中文)``."""
+        key, en, zh_label = result
+
+        def observe(rec: Record, answer: Callable, *args: Any) -> None:
+            rec.result(key, answer(*args))
+        return cls(name, zh, reference, observe, cases, labels={key: (en, zh_label)}, **options)
+
+    @staticmethod
+    def after_call(name: str) -> dict[str, tuple[str, str]]:
+        """The label of an input recorded after the call as ``<name>_after`` (one that must stay unchanged)."""
+        return {f"{name}_after": (f"your {name} after the call", f"调用后的 {name}")}
 
     # -- running ---------------------------------------------------------------------------
     def run(self, answer: Callable) -> list[Record]:
@@ -439,6 +462,27 @@ class Exercise:
             except (OSError, TypeError):
                 pass
         return "\n".join(text)
+
+    # -- the public checker ------------------------------------------------------------------
+    def checker(self, stub: Callable) -> Callable[..., bool]:
+        """Decorator that makes a chapter's public ``check_*`` function from a body-less declaration::
+
+            @_RELU_EX.checker
+            def check_relu(fn) -> bool:
+                \"\"\"Exercise 3.2: ...\"\"\"
+
+        The declaration gives the name, the parameter, the docstring and the module (what the notebooks,
+        ``help()`` and ``inspect.signature`` show); calling the result runs :meth:`check` on the one answer."""
+        signature = inspect.signature(stub)
+
+        def check(*args: Any, **kwargs: Any) -> bool:
+            (answer,) = signature.bind(*args, **kwargs).arguments.values()
+            return self.check(answer)
+
+        for attr in ("__module__", "__name__", "__qualname__", "__doc__", "__annotations__"):
+            setattr(check, attr, getattr(stub, attr))
+        check.__wrapped__ = stub                          # inspect.signature(check_relu) is (fn) -> bool
+        return check
 
     # -- the verdict -------------------------------------------------------------------------
     def check(self, answer: Callable) -> bool:

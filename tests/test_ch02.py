@@ -60,7 +60,9 @@ def test_grid_search_finds_and_but_no_xor():
     and_lines = find_separating_lines(TRUTH_TABLES["AND"])
     assert and_lines.shape[1] == 3 and len(and_lines) > 0
     for w1, w2, b in and_lines:
-        assert perceptron_outputs(w1, w2, b).tolist() == [0, 0, 0, 1]
+        # checked in exact integer tenths: a float sum can put a tie (exactly 0) on either side
+        k1, k2, kb = (round(v * 10) for v in (w1, w2, b))
+        assert [int(k1 * x1 + k2 * x2 + kb > 0) for x1, x2 in INPUTS] == [0, 0, 0, 1]
     assert any(np.allclose(row, GATE_PARAMS["AND"]) for row in and_lines)
     assert find_separating_lines(TRUTH_TABLES["XOR"]).shape == (0, 3)
     # XNOR (the complement) is not linearly separable either; NOR is
@@ -68,6 +70,20 @@ def test_grid_search_finds_and_but_no_xor():
     assert len(find_separating_lines([1, 0, 0, 0])) > 0
     with pytest.raises(ValueError):
         find_separating_lines([0, 1, 1])
+
+
+def test_grid_search_counts_are_exact():
+    """Exact counts on the 21**3 grid: ties (a line through an input point) output 0, as the rule says."""
+    counts = {name: len(find_separating_lines(table)) for name, table in TRUTH_TABLES.items()}
+    assert counts == {"AND": 220, "NAND": 165, "OR": 385, "XOR": 0}
+    # (0.1, 0.2, -0.3) puts (1, 1) exactly on the line: sum 0, no fire, so it is not AND ...
+    assert not any(np.allclose(row, (0.1, 0.2, -0.3)) for row in find_separating_lines(TRUTH_TABLES["AND"]))
+    # ... although floats make that sum 5.6e-17 > 0
+    assert 0.1 + 0.2 - 0.3 > 0
+    # rows are the grid's tenths, nothing in between; a finer grid finds more lines
+    lines = find_separating_lines(TRUTH_TABLES["OR"])
+    assert np.array_equal(lines, np.round(lines * 10) / 10) and np.abs(lines).max() == 1.0
+    assert len(find_separating_lines(TRUTH_TABLES["AND"], steps=20)) > 220
 
 
 def test_half_and_full_adder_truth_tables():
@@ -107,6 +123,18 @@ def test_plot_decision_line_prints_table_and_gate(capsys):
     line = ax.get_lines()[0]
     xs, ys = line.get_xdata(), line.get_ydata()
     assert np.allclose(0.5 * xs + 0.5 * ys - 0.2, 0)
+
+
+def test_plot_decision_line_labels_sit_away_from_the_centre(capsys):
+    """The y= labels point outwards from (0.5, 0.5), so the book's AND/NAND/OR lines do not cross them."""
+    for params in GATE_PARAMS.values():
+        ax = plot_decision_line(*params).axes[0]
+        labels = [t for t in ax.texts if t.get_text().startswith("y=")]
+        assert len(labels) == 4
+        for t in labels:
+            (x1, x2), (dx, dy) = t.xy, t.get_position()
+            assert dx * (x1 - 0.5) > 0 and dy * (x2 - 0.5) > 0, (params, t.xy, (dx, dy))
+    capsys.readouterr()
 
 
 def test_plot_decision_line_handles_degenerate_weights(capsys):

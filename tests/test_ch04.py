@@ -115,3 +115,26 @@ def test_train_single_image_learns_the_label():
     assert np.allclose(run.probs[0], softmax(net.predict(x[None, :]))[0])
     fig = plot_single_image_runs({"a": run, "b": run})
     assert len(fig.axes[0].get_lines()) == 2 and fig.axes[0].get_yscale() == "log"
+
+
+def test_train_single_image_records_hidden_outputs():
+    # the notebook prints the hidden-output ranges: sigmoid outputs stay inside (0, 1), ReLU's are >= 0
+    x = np.random.default_rng(0).random(20)
+    for activation in ("sigmoid", "relu"):
+        run = train_single_image(x, 3, hidden_size=8, activation=activation, lr=0.5, steps=5, seed=1)
+        assert run.hidden.shape == (6, 8)
+        net = TwoLayerNet(20, 8, 10, weight_init_std=0.01, activation=activation, seed=1)
+        step0 = {name: out for name, _layer, out in net.layer_outputs(x[None, :])}["Activation1"][0]
+        assert np.allclose(run.hidden[0], step0)
+        assert np.all(run.hidden >= 0) and (activation == "relu" or np.all(run.hidden < 1))
+
+
+def test_large_initial_weights_start_confidently_wrong():
+    # the reader's run: N(0, 1) weights (no * 0.01) give a near-certain wrong start, and it still learns
+    x = np.random.default_rng(0).random(784)
+    runs = [train_single_image(x, 5, hidden_size=100, lr=0.01, steps=80, seed=s, weight_init_std=1.0)
+            for s in range(4)]
+    small = train_single_image(x, 5, hidden_size=100, lr=0.01, steps=80, seed=0)
+    assert abs(small.losses[0] - np.log(10)) < 0.1
+    assert np.median([r.losses[0] for r in runs]) > 3 * small.losses[0]
+    assert all(r.predictions[-1] == 5 for r in runs)

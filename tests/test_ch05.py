@@ -14,6 +14,8 @@ from chapters.ch05 import (
     plot_apple_graph,
     plot_apple_orange_graph,
     plot_chain_rule_graph,
+    plot_sigmoid_graph,
+    sigmoid_graph_example,
     swap_affine_layers,
     time_gradients,
     torch_available,
@@ -49,9 +51,10 @@ def test_apple_graph_writes_values_and_gradients(capsys):
         assert label in texts
     red = [t.get_text() for t in fig.axes[0].texts if t.get_color() == "tab:red"]
     assert sorted(red) == sorted(["2.2", "110", "1.1", "200", "1"])
-    # without backward: no red labels
+    # without backward: no red labels, and no gradients in the status line
     fig = plot_apple_graph(backward=False)
     assert not [t for t in fig.axes[0].texts if t.get_color() == "tab:red"]
+    assert capsys.readouterr().out.strip() == "price 220"
 
 
 def test_apple_orange_graph_and_sliders_change_status(capsys):
@@ -60,6 +63,8 @@ def test_apple_orange_graph_and_sliders_change_status(capsys):
     assert {"650", "715", "165", "3.3", "+"} <= set(_texts(fig))
     plot_apple_orange_graph(apple_num=4)
     assert capsys.readouterr().out.startswith("price 935 |")
+    plot_apple_orange_graph(backward=False)
+    assert capsys.readouterr().out.strip() == "price 715"
 
 
 def test_draw_graph_and_chain_rule():
@@ -67,6 +72,22 @@ def test_draw_graph_and_chain_rule():
     assert {"a", "exp", "1", "2.718"} <= set(_texts(fig))
     fig = plot_chain_rule_graph(1.0, 2.0)
     assert "t = 3" in _texts(fig) and "2t = 6" in _texts(fig)
+
+
+@pytest.mark.parametrize("x", [-3.0, 0.0, 1.0, 2.5])
+def test_sigmoid_graph_node_by_node_matches_layer(x):
+    from common.layers import Sigmoid
+    v = sigmoid_graph_example(x, dout=1.0)
+    layer = Sigmoid()
+    assert v["y"] == pytest.approx(float(layer.forward(np.array([x]))[0]))
+    assert v["dx"] == pytest.approx(float(layer.backward(np.ones(1))[0]))
+    assert v["ds"] == pytest.approx(-v["y"] ** 2)                          # the "/" node: -1/s² = -y²
+
+
+def test_sigmoid_graph_figure(capsys):
+    fig = plot_sigmoid_graph(1.0)
+    assert capsys.readouterr().out.strip() == "dL/dx through the nodes 0.1966 = y(1 - y) = 0.1966"
+    assert {"exp", "/", "y = 0.7311"} <= set(_texts(fig))
 
 
 def _data(n=5, d=6, seed=0):

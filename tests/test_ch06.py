@@ -141,6 +141,13 @@ def test_histogram_figures_and_explorer_status(capsys):
     assert ex.std_label(0.01) == "std=0.01" and ex.std_label("xavier") == "Xavier"
 
 
+def test_histogram_titles_give_the_share_beyond_the_axis_rounded_down():
+    titles = [ax.get_title() for ax in ex.plot_activation_histograms("relu", stds=(1.0,), n_layers=5).axes]
+    assert titles[0].startswith("std=1: layer 1 (") and titles[0].endswith("% > 3)")
+    assert titles[-1] == "layer 5 (99.9% > 3)"              # 99.99 %: never shown as 100 %
+    assert ex._off_range_note(0.04, 3) == "" and ex._off_range_note(1.0, 3) == " (100.0% > 3)"
+
+
 # ---- per-layer statistics, BN ----------------------------------------------------------------
 def test_bn_keeps_layer_outputs_at_unit_spread(toy):
     (x, t), _ = toy
@@ -182,7 +189,8 @@ def test_regularisation_run_and_callbacks(toy, capsys):
     assert len(h.train_acc) == 5 and net.weight_decay_type == "l1"
     assert ex.gap(h) == pytest.approx(np.mean(h.train_acc[-5:]) - np.mean(h.test_acc[-5:]))
     ex.show_weight_decay_run({("l1", 0.01): h}, "l1", 0.01)
-    assert capsys.readouterr().out.startswith("L1, lambda=0.01: train ")
+    out = capsys.readouterr().out
+    assert out.startswith("L1, lambda=0.01: train ") and out.strip().endswith(f"gap (last 10 ep.) {ex.gap(h):.3f}")
     ex.show_dropout_run({0.0: h}, 0.0)
     assert capsys.readouterr().out.startswith("dropout ratio=0: train ")
     with pytest.raises(KeyError):
@@ -241,4 +249,5 @@ def test_random_beats_grid_when_one_parameter_matters():
         ex.grid_points(10)
     res = ex.grid_vs_random(9, repeats=400)
     assert res["random"].mean() > res["grid"].mean() + 0.1
-    assert len(ex.plot_grid_vs_random().axes) == 2
+    fig = ex.plot_grid_vs_random()
+    assert len(fig.axes) == 2 and max(fig.axes[0].get_yticks()) == 1.0    # the score band above 1 has no b ticks

@@ -4,6 +4,7 @@ import pytest
 
 from chapters.ch08.augment import random_shift, rotate, shift_and_rotate
 from chapters.ch08.experiments import (
+    GRID_WORLD,
     SkipMLP,
     augmentation_experiment,
     blas_threads,
@@ -12,8 +13,13 @@ from chapters.ch08.experiments import (
     conv_share,
     data_parallel_gradient,
     federated_average,
+    format_grid_policy,
     gpu_status,
     gradient_norm_profile,
+    grid_greedy_path,
+    grid_q_learning,
+    grid_shortest_path,
+    grid_step,
     label_noise_experiment,
     layer_output_dtypes,
     layer_times,
@@ -37,21 +43,27 @@ from chapters.ch08.viz import (
     corners_to_centre,
     decode_centre_log_size,
     depth_tradeoff,
+    detect_digits,
+    digit_canvas,
     format_summary,
     ink_box,
     iou,
     layer_summary,
+    match_detections,
     misclassified,
     place_digits,
     plot_boxes,
     plot_confusion_matrix,
     plot_depth_tradeoff,
     plot_misclassified_grid,
+    plot_segmentation,
     predict_scores,
     receptive_fields,
+    segment_digits,
     softmax_probs,
     top_confusions,
     valid_box,
+    window_probs,
 )
 from common.gradient import numerical_gradient
 from common.layers import Affine, Convolution
@@ -232,6 +244,73 @@ def test_ink_box_and_canvas():
     assert len(fig.axes[0].patches) == 1
 
 
+# ---- detection and segmentation on a canvas (8.4.1-8.4.2) -------------------------------------
+def test_digit_canvas_places_non_overlapping_digits_and_labels_their_pixels(images):
+    labels = np.arange(6)
+    scene = digit_canvas(images, labels, np.random.default_rng(0), n_digits=3, size=(60, 90))
+    canvas, boxes = scene["canvas"], scene["boxes"]
+    assert canvas.shape == scene["pixels"].shape == (60, 90) and boxes.shape == (3, 4)
+    np.testing.assert_array_equal(boxes[:, 2:] - boxes[:, :2], 28)
+    assert all(iou(boxes[a], boxes[b]) == 0 for a in range(3) for b in range(a + 1, 3))
+    np.testing.assert_array_equal(scene["pixels"] >= 0, canvas > 0.1)
+    for (x1, y1, x2, y2), t in zip(boxes.astype(int), scene["labels"]):
+        inside = scene["pixels"][y1:y2, x1:x2]
+        assert set(np.unique(inside)) <= {-1, t}
+    with pytest.raises(ValueError, match="fit"):
+        digit_canvas(images, labels, np.random.default_rng(0), n_digits=5, size=(30, 30))
+
+
+def test_window_probs_fills_the_positions_between_the_network_stride(deep):
+    fcn = convolutionalize(deep, (1, 28, 28))
+    canvas = np.random.default_rng(1).random((44, 52))
+    probs = window_probs(fcn, canvas, step=4)
+    assert probs.shape == (5, 7, 10)                                     # (44-28)/4+1, (52-28)/4+1
+    np.testing.assert_allclose(probs.sum(axis=-1), 1.0)
+    direct = fcn.predict(canvas[None, None])[0]                          # windows 8 px apart: the even entries
+    np.testing.assert_allclose(probs[::2, ::2], softmax_probs(np.moveaxis(direct, 0, -1).reshape(-1, 10)).reshape(3, 4, 10))
+    shifted = fcn.predict(canvas[None, None, 4:40, 4:48])[0]             # shifted by 4: the odd entries
+    np.testing.assert_allclose(probs[1::2, 1::2], softmax_probs(np.moveaxis(shifted, 0, -1).reshape(-1, 10)).reshape(2, 3, 10))
+    with pytest.raises(ValueError, match="divide"):
+        window_probs(fcn, canvas, step=3)
+
+
+def test_detect_digits_threshold_frame_and_suppression():
+    canvas = np.zeros((60, 60))
+    canvas[20:30, 20:30] = 1.0                                           # one "digit"
+    probs = np.full((9, 9, 10), 0.1)                                     # windows 4 px apart, nobody confident
+    probs[4, 4] = np.eye(10)[3]                                          # window at (16, 16): holds the digit whole
+    probs[3, 3] = 0.995 * np.eye(10)[3] + 0.005 / 9 * (1 - np.eye(10)[3])   # (12, 12): whole, overlaps the first
+    probs[0, 0] = np.eye(10)[5]                                          # (0, 0): cuts through the digit
+    found = detect_digits(probs, canvas, step=4)
+    assert found["counts"] == {"windows": 81, "confident": 3, "whole digit": 2, "after suppression": 1}
+    np.testing.assert_array_equal(found["boxes"], [[16, 16, 44, 44]])
+    assert found["labels"].tolist() == [3] and found["scores"][0] == pytest.approx(1.0)
+    none = detect_digits(np.full((9, 9, 10), 0.1), canvas)
+    assert none["boxes"].shape == (0, 4) and none["labels"].size == 0
+
+
+def test_match_detections_counts_hits_wrong_digits_misses_and_false():
+    truth = np.array([[0, 0, 28, 28], [40, 0, 68, 28], [80, 0, 108, 28]], dtype=float)
+    found = {"boxes": np.array([[2, 0, 30, 28], [40, 2, 68, 30], [0, 40, 28, 68]], dtype=float),
+             "labels": np.array([1, 9, 3])}
+    assert match_detections(found, truth, np.array([1, 2, 3])) == {"hits": 1, "wrong digit": 1, "missed": 1,
+                                                                  "false": 1}
+
+
+def test_segment_digits_votes_by_window_and_leaves_background():
+    canvas = np.zeros((28, 60))
+    canvas[10:15, 2:6] = canvas[10:15, 54:58] = 1.0                    # ink at the far left and far right
+    probs = np.zeros((1, 9, 10))
+    probs[0, :4, 1] = probs[0, 5:, 4] = 1.0                              # left windows say 1, right ones 4
+    probs[0, 4, 7] = 1.0
+    labels = segment_digits(probs, canvas, step=4)
+    assert set(np.unique(labels[canvas <= 0.1])) == {-1}
+    assert set(np.unique(labels[:, :10][canvas[:, :10] > 0.1])) == {1}
+    assert set(np.unique(labels[:, 50:][canvas[:, 50:] > 0.1])) == {4}
+    fig = plot_segmentation(labels, truth=np.where(canvas > 0.1, 1, -1))   # the right blob is "wrong"
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["1", "wrong"]
+
+
 # ---- skip connections ----------------------------------------------------------------------
 @pytest.mark.parametrize("skip", [False, True])
 @pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
@@ -292,6 +371,15 @@ def test_gradient_vanishes_in_plain_sigmoid_net_but_not_with_skips():
     assert prof["residual"].min() / prof["residual"].max() > 0.01         # every block gets a usable gradient
     fig = plot_gradient_norms(x, t, depth=10, width=16)
     assert len(fig.axes[0].lines) == 2
+
+
+def test_plot_gradient_norms_prints_its_status_only_on_request(capsys):
+    rng = np.random.default_rng(0)
+    x, t = rng.random((8, 5)), rng.integers(0, 10, 8)
+    plot_gradient_norms(x, t, depth=3, width=4)
+    assert capsys.readouterr().out == ""
+    plot_gradient_norms(x, t, depth=3, width=4, status=True)
+    assert "smallest/largest block gradient" in capsys.readouterr().out
 
 
 # ---- augmentation ------------------------------------------------------------------------
@@ -425,7 +513,31 @@ def test_gpu_status_explains_itself():
     try:
         import cupy  # noqa: F401
     except ImportError:
-        assert not available and "CuPy" in reason
+        assert not available and "CuPy is not installed" in reason and "pip install cupy" in reason
+        assert "DLFS_DEVICE" not in reason                              # the reader never set it
+
+
+# ---- Q-learning (8.5.4) -------------------------------------------------------------------
+def test_grid_step_walls_edges_and_rewards():
+    assert grid_step(GRID_WORLD, (0, 0), 0) == ((0, 0), 0.0, False)     # up, off the edge: stays
+    assert grid_step(GRID_WORLD, (0, 1), 1) == ((0, 1), 0.0, False)     # down into a wall: stays
+    assert grid_step(GRID_WORLD, (0, 4), 1) == ((1, 4), -1.0, True)     # into a pit
+    assert grid_step(GRID_WORLD, (3, 4), 3) == ((3, 5), 1.0, True)      # onto the goal
+    assert grid_shortest_path(GRID_WORLD) == 8
+    assert grid_shortest_path(["S#G", "..."]) == 4
+
+
+def test_grid_q_learning_finds_the_shortest_safe_path_reproducibly():
+    run = grid_q_learning(GRID_WORLD, episodes=300, seed=0)
+    assert run["Q"].shape == (4, 6, 4) and run["steps"].shape == run["reward"].shape == (300,)
+    path = grid_greedy_path(GRID_WORLD, run["Q"])
+    assert path[0] == (0, 0) and GRID_WORLD[path[-1][0]][path[-1][1]] == "G"
+    assert len(path) - 1 == grid_shortest_path(GRID_WORLD)
+    assert run["steps"][-50:].mean() < run["steps"][:10].mean()
+    np.testing.assert_array_equal(grid_q_learning(GRID_WORLD, episodes=300, seed=0)["Q"], run["Q"])
+    policy = format_grid_policy(GRID_WORLD, run["Q"]).splitlines()
+    assert len(policy) == 4 and policy[0].split()[0] == ">" and policy[3].split()[5] == "G"
+    assert format_grid_policy(GRID_WORLD, np.zeros((4, 6, 4))).split()[0] == "."
 
 
 # ---- augmentation (augment.py) ---------------------------------------------------------------

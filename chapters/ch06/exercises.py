@@ -37,6 +37,18 @@ def _rebound(got, ref) -> list[int]:
             and not same(g.get("held"), r["held"])]
 
 
+def _rebinds_params(op: str) -> Mistake:
+    """params[key] = params[key] {op} ... instead of params[key] {op}= ...: recognised by :func:`_rebound`."""
+    return Mistake(_REBIND_EN.format(op=op), _REBIND_ZH.format(op=op), test=_rebound)
+
+
+def _compared_with_none(attr: str, en_why: str, zh_why: str) -> Mistake:
+    """``if self.<attr> == None`` in the answer's source, a latent bug no case can show; *_why* ends the message."""
+    return Mistake(f"`if self.{attr} == None`: test for None with `is` — `if self.{attr} is None`{en_why}",
+                   f"`if self.{attr} == None`：判断 None 要用 is——`if self.{attr} is None`{zh_why}",
+                   source=r"[=!]=\s*None\b")
+
+
 def _params() -> dict[str, np.ndarray]:
     return {"W": np.array([[1.0, -2.0, 0.5], [0.0, 3.0, -1.0]]), "b": np.array([0.1, -0.2, 0.3])}
 
@@ -65,8 +77,11 @@ class _MomentumReference:
         if self.v is None:
             self.v = {key: np.zeros_like(val) for key, val in params.items()}
         for key in params.keys():
-            self.v[key] = self.momentum * self.v[key] - self.lr * grads[key]
+            self.v[key] = self.velocity(key, grads[key])
             params[key] += self.v[key]
+
+    def velocity(self, key, grad):                      # the planted versions below change one step each
+        return self.momentum * self.v[key] - self.lr * grad
 
 
 class _MomentumChainedAssignment(_MomentumReference):
@@ -75,35 +90,25 @@ class _MomentumChainedAssignment(_MomentumReference):
             self.v = {}
             for key, val in params.items():
                 self.v = [key] = np.zeros_like(val)     # the reader's line
-        for key in params.keys():
-            self.v[key] = self.momentum * self.v[key] - self.lr * grads[key]
-            params[key] += self.v[key]
+        super().update(params, grads)
 
 
 class _MomentumKeyTypo(_MomentumReference):
-    def update(self, params, grads):
-        if self.v is None:
-            self.v = {key: np.zeros_like(val) for key, val in params.items()}
+    def update(self, params, grads):                    # (raises before self.v is needed)
         for key in params.key():                       # the reader's line: .key() does not exist
-            self.v[key] = self.momentum * self.v[key] - self.lr * grads[key]
+            self.v[key] = self.velocity(key, grads[key])
             params[key] += self.v[key]
 
 
 class _MomentumForgets(_MomentumReference):
     def update(self, params, grads):
         self.v = {key: np.zeros_like(val) for key, val in params.items()}    # every call: plain SGD
-        for key in params.keys():
-            self.v[key] = self.momentum * self.v[key] - self.lr * grads[key]
-            params[key] += self.v[key]
+        super().update(params, grads)
 
 
 class _MomentumUphill(_MomentumReference):
-    def update(self, params, grads):
-        if self.v is None:
-            self.v = {key: np.zeros_like(val) for key, val in params.items()}
-        for key in params.keys():
-            self.v[key] = self.momentum * self.v[key] + self.lr * grads[key]
-            params[key] += self.v[key]
+    def velocity(self, key, grad):
+        return self.momentum * self.v[key] + self.lr * grad
 
 
 _MOMENTUM_EX = Exercise(
@@ -113,36 +118,40 @@ _MOMENTUM_EX = Exercise(
      Case("lr=0.05, momentum=0.5, 3 updates", ({"lr": 0.05, "momentum": 0.5}, _params(), _grad_steps(2.0)))),
     labels=_optimizer_labels(),
     mistakes=(
-        Mistake("`self.v =[key] = ...` is a chained assignment (self.v = ... and [key] = ..., hence 'too many values "
-                "to unpack'): to fill the dict write self.v = {} once, then self.v[key] = np.zeros_like(val).",
-                "`self.v =[key] = ...` 是连续赋值（相当于 self.v = ... 和 [key] = ...，所以报 too many values to "
-                "unpack）：要往字典里填值，先写一次 self.v = {}，再 self.v[key] = np.zeros_like(val)。",
-                wrong=(_MomentumChainedAssignment,)),
-        Mistake("A dict has no .key(): loop over params.keys(), or params.items() for (key, value) pairs.",
-                "字典没有 .key() 方法：用 params.keys() 遍历键，或用 params.items() 得到 (键, 值) 对。",
-                wrong=(_MomentumKeyTypo,)),
-        Mistake(_REBIND_EN.format(op="+"), _REBIND_ZH.format(op="+"), test=_rebound),
-        Mistake("Your velocity starts from zero at every update, so Momentum acts like plain SGD: create self.v once "
-                "(if self.v is None) and keep it between calls.",
-                "你的速度 v 每次更新都从零开始，Momentum 就退化成了普通的 SGD：只在第一次（if self.v is None）创建 "
-                "self.v，并在各次调用之间保留它。",
-                wrong=(_MomentumForgets,)),
-        Mistake("Your parameters move uphill: v = momentum * v - lr * grad (minus: against the gradient), then "
-                "params[key] += v.",
-                "你的参数在往上坡走：v = momentum * v - lr * grad（减号：沿梯度的反方向），然后 params[key] += v。",
-                wrong=(_MomentumUphill,)),
-        Mistake("`if self.v == None`: test for None with `is` — `if self.v is None`. `==` works here only because v is "
-                "a dict; on a NumPy array it compares element by element, and the `if` raises 'truth value of an "
-                "array … is ambiguous'.",
-                "`if self.v == None`：判断 None 要用 is——`if self.v is None`。这里能运行只是因为 v 是字典；"
-                "若是 NumPy 数组，== 会逐元素比较，if 就会报 truth value of an array … is ambiguous。",
-                source=r"[=!]=\s*None\b"),
+        Mistake.planted(
+            _MomentumChainedAssignment,
+            "`self.v =[key] = ...` is a chained assignment (self.v = ... and [key] = ..., hence 'too many values "
+            "to unpack'): to fill the dict write self.v = {} once, then self.v[key] = np.zeros_like(val).",
+            "`self.v =[key] = ...` 是连续赋值（相当于 self.v = ... 和 [key] = ...，所以报 too many values to "
+            "unpack）：要往字典里填值，先写一次 self.v = {}，再 self.v[key] = np.zeros_like(val)。"),
+        Mistake.planted(
+            _MomentumKeyTypo,
+            "A dict has no .key(): loop over params.keys(), or params.items() for (key, value) pairs.",
+            "字典没有 .key() 方法：用 params.keys() 遍历键，或用 params.items() 得到 (键, 值) 对。"),
+        _rebinds_params("+"),
+        Mistake.planted(
+            _MomentumForgets,
+            "Your velocity starts from zero at every update, so Momentum acts like plain SGD: create self.v once "
+            "(if self.v is None) and keep it between calls.",
+            "你的速度 v 每次更新都从零开始，Momentum 就退化成了普通的 SGD：只在第一次（if self.v is None）创建 "
+            "self.v，并在各次调用之间保留它。"),
+        Mistake.planted(
+            _MomentumUphill,
+            "Your parameters move uphill: v = momentum * v - lr * grad (minus: against the gradient), then "
+            "params[key] += v.",
+            "你的参数在往上坡走：v = momentum * v - lr * grad（减号：沿梯度的反方向），然后 params[key] += v。"),
+        _compared_with_none(
+            "v",
+            ". `==` works here only because v is a dict; on a NumPy array it compares element by element, and the "
+            "`if` raises 'truth value of an array … is ambiguous'.",
+            "。这里能运行只是因为 v 是字典；若是 NumPy 数组，== 会逐元素比较，if 就会报 truth value of an array … "
+            "is ambiguous。"),
     ))
 
 
+@_MOMENTUM_EX.checker
 def check_momentum(cls) -> bool:
     """Exercise 6.1: a class ``cls(lr=0.01, momentum=0.9)`` whose ``update(params, grads)`` is Momentum, in place."""
-    return _MOMENTUM_EX.check(cls)
 
 
 # -- 2. AdaGrad ------------------------------------------------------------------------------------
@@ -156,34 +165,27 @@ class _AdaGradReference:
             self.h = {key: np.zeros_like(val) for key, val in params.items()}
         for key in params.keys():
             self.h[key] += grads[key] * grads[key]
-            params[key] -= self.lr * grads[key] / (np.sqrt(self.h[key]) + 1e-7)
+            params[key] -= self.step(key, grads[key])
+
+    def step(self, key, grad):                          # the planted versions below change one step each
+        return self.lr * grad / (np.sqrt(self.h[key]) + 1e-7)
 
 
 class _AdaGradEpsInside(_AdaGradReference):
-    def update(self, params, grads):
-        if self.h is None:
-            self.h = {key: np.zeros_like(val) for key, val in params.items()}
-        for key in params.keys():
-            self.h[key] += grads[key] * grads[key]
-            params[key] -= self.lr * grads[key] / np.sqrt(self.h[key] + 1e-7)
+    def step(self, key, grad):
+        return self.lr * grad / np.sqrt(self.h[key] + 1e-7)
 
 
 class _AdaGradItemTypo(_AdaGradReference):
     def update(self, params, grads):
         if self.h is None:
             self.h = {key: np.zeros_like(val) for key, val in params.item()}    # the reader's line
-        for key in params.keys():
-            self.h[key] += grads[key] * grads[key]
-            params[key] -= self.lr * grads[key] / (np.sqrt(self.h[key]) + 1e-7)
+        super().update(params, grads)
 
 
 class _AdaGradNoEps(_AdaGradReference):
-    def update(self, params, grads):
-        if self.h is None:
-            self.h = {key: np.zeros_like(val) for key, val in params.items()}
-        for key in params.keys():
-            self.h[key] += grads[key] * grads[key]
-            params[key] -= self.lr * grads[key] / np.sqrt(self.h[key])
+    def step(self, key, grad):
+        return self.lr * grad / np.sqrt(self.h[key])
 
 
 class _AdaGradNoSum(_AdaGradReference):
@@ -191,17 +193,13 @@ class _AdaGradNoSum(_AdaGradReference):
         if self.h is None:
             self.h = {key: np.zeros_like(val) for key, val in params.items()}
         for key in params.keys():
-            self.h[key] = grads[key] * grads[key]
-            params[key] -= self.lr * grads[key] / (np.sqrt(self.h[key]) + 1e-7)
+            self.h[key] = grads[key] * grads[key]       # the latest gradient only
+            params[key] -= self.step(key, grads[key])
 
 
 class _AdaGradNoSqrt(_AdaGradReference):
-    def update(self, params, grads):
-        if self.h is None:
-            self.h = {key: np.zeros_like(val) for key, val in params.items()}
-        for key in params.keys():
-            self.h[key] += grads[key] * grads[key]
-            params[key] -= self.lr * grads[key] / (self.h[key] + 1e-7)
+    def step(self, key, grad):
+        return self.lr * grad / (self.h[key] + 1e-7)
 
 
 def _adagrad_steps() -> list[dict[str, np.ndarray]]:
@@ -225,33 +223,36 @@ _ADAGRAD_EX = Exercise(
                       "（你把 eps 放在了平方根里面，np.sqrt(h + 1e-7)：这样也可以——书中放在外面；"
                       "两者只在梯度极小时有差别。）"),),
     mistakes=(
-        Mistake("A dict has no .item(): loop with params.keys(), or params.items() for (key, value) pairs.",
-                "字典没有 .item() 方法：用 params.keys() 遍历，或用 params.items() 得到 (键, 值) 对。",
-                wrong=(_AdaGradItemTypo,)),
-        Mistake("A gradient of 0 gives 0 / 0 = nan: add a small eps to the denominator, np.sqrt(h) + 1e-7.",
-                "梯度为 0 时得到 0 / 0 = nan：在分母上加一个小的 eps，np.sqrt(h) + 1e-7。",
-                wrong=(_AdaGradNoEps,)),
-        Mistake("h must *add up* the squared gradients of every step, self.h[key] += grads[key] * grads[key]; yours "
-                "keeps only the latest one (forgetting gradually instead would be RMSprop).",
-                "h 必须把每一步的梯度平方*累加*起来，self.h[key] += grads[key] * grads[key]；你的只保留了最近一次的"
-                "（逐渐遗忘过去的梯度则是 RMSprop）。",
-                wrong=(_AdaGradNoSum,)),
-        Mistake("Divide by the square root of h, np.sqrt(h) + 1e-7: h is a sum of squared gradients, and its root "
-                "brings the step back to the gradient's scale.",
-                "要除以 h 的平方根，np.sqrt(h) + 1e-7：h 是梯度平方的和，开方后步长才回到梯度的尺度。",
-                wrong=(_AdaGradNoSqrt,)),
-        Mistake(_REBIND_EN.format(op="-"), _REBIND_ZH.format(op="-"), test=_rebound),
-        Mistake("`if self.h == None`: test for None with `is` — `if self.h is None` (`==` compares a NumPy array "
-                "element by element, and the `if` then raises).",
-                "`if self.h == None`：判断 None 要用 is——`if self.h is None`"
-                "（对 NumPy 数组 == 会逐元素比较，if 就会报错）。",
-                source=r"[=!]=\s*None\b"),
+        Mistake.planted(
+            _AdaGradItemTypo,
+            "A dict has no .item(): loop with params.keys(), or params.items() for (key, value) pairs.",
+            "字典没有 .item() 方法：用 params.keys() 遍历，或用 params.items() 得到 (键, 值) 对。"),
+        Mistake.planted(
+            _AdaGradNoEps,
+            "A gradient of 0 gives 0 / 0 = nan: add a small eps to the denominator, np.sqrt(h) + 1e-7.",
+            "梯度为 0 时得到 0 / 0 = nan：在分母上加一个小的 eps，np.sqrt(h) + 1e-7。"),
+        Mistake.planted(
+            _AdaGradNoSum,
+            "h must *add up* the squared gradients of every step, self.h[key] += grads[key] * grads[key]; yours "
+            "keeps only the latest one (forgetting gradually instead would be RMSprop).",
+            "h 必须把每一步的梯度平方*累加*起来，self.h[key] += grads[key] * grads[key]；你的只保留了最近一次的"
+            "（逐渐遗忘过去的梯度则是 RMSprop）。"),
+        Mistake.planted(
+            _AdaGradNoSqrt,
+            "Divide by the square root of h, np.sqrt(h) + 1e-7: h is a sum of squared gradients, and its root "
+            "brings the step back to the gradient's scale.",
+            "要除以 h 的平方根，np.sqrt(h) + 1e-7：h 是梯度平方的和，开方后步长才回到梯度的尺度。"),
+        _rebinds_params("-"),
+        _compared_with_none(
+            "h",
+            " (`==` compares a NumPy array element by element, and the `if` then raises).",
+            "（对 NumPy 数组 == 会逐元素比较，if 就会报错）。"),
     ))
 
 
+@_ADAGRAD_EX.checker
 def check_adagrad(cls) -> bool:
     """Exercise 6.2: a class ``cls(lr=0.01)`` whose ``update(params, grads)`` is AdaGrad, in place."""
-    return _ADAGRAD_EX.check(cls)
 
 
 # -- 3. Dropout ------------------------------------------------------------------------------------
@@ -365,43 +366,49 @@ _DROPOUT_EX = Exercise(
                       "（这是 inverted dropout——学习时乘以 1/(1 - ratio)，测试时不做处理——大多数框架都这样做；书中则是"
                       "在测试时缩放。输出的期望值相同。）"),),
     mistakes=(
-        Mistake("At test time you divide by (1 - dropout_ratio): in training only a fraction 1 - ratio of the units is "
-                "on, so at test time, with all of them on, the output must be *scaled down*: "
-                "x * (1.0 - self.dropout_ratio).",
-                "测试时你除以了 (1 - dropout_ratio)：学习时只有 1 - ratio 比例的神经元在工作，测试时全部工作，输出应该"
-                "*缩小*：x * (1.0 - self.dropout_ratio)。",
-                wrong=(_DropoutDividesAtTest,)),
-        Mistake("Your forward drops units at test time too: with train_flg=False use every unit and scale, "
-                "x * (1.0 - self.dropout_ratio) — no mask.",
-                "你的 forward 在测试时也随机删除了神经元：train_flg=False 时要使用全部神经元并缩放，"
-                "x * (1.0 - self.dropout_ratio)——不用 mask。",
-                wrong=(_DropoutMaskAtTest,)),
-        Mistake("At test time you return x unscaled, while training kept only a fraction 1 - ratio on average: "
-                "multiply by (1.0 - self.dropout_ratio) so the expected output matches (or scale by 1/(1 - ratio) "
-                "in training instead: inverted dropout).",
-                "测试时你直接返回了 x，而学习时平均只保留了 1 - ratio 的比例：要乘以 (1.0 - self.dropout_ratio)，使输出"
-                "的期望值一致（或者改为在学习时乘以 1/(1 - ratio)：即 inverted dropout）。",
-                wrong=(_DropoutUnscaledAtTest,)),
-        Mistake("At test time you multiply by dropout_ratio, the fraction dropped: multiply by the fraction kept, "
-                "1.0 - self.dropout_ratio.",
-                "测试时你乘以了 dropout_ratio（被删除的比例）：应乘以保留的比例 1.0 - self.dropout_ratio。",
-                wrong=(_DropoutRatioAtTest,)),
-        Mistake("Your mask keeps a fraction dropout_ratio of the units and drops the rest: dropout_ratio is the "
-                "fraction *dropped* — self.mask = np.random.rand(*x.shape) > self.dropout_ratio.",
-                "你的 mask 保留了 dropout_ratio 比例的神经元、删除了其余的：dropout_ratio 是被*删除*的比例——"
-                "self.mask = np.random.rand(*x.shape) > self.dropout_ratio。",
-                wrong=(_DropoutKeepsRatio,)),
-        Mistake("Your backward passes dout to every unit: a dropped unit took no part in the forward pass, so it gets "
-                "no gradient — return dout * self.mask.",
-                "你的 backward 把 dout 传给了所有神经元：被删除的神经元没有参与正向传播，也就没有梯度——"
-                "返回 dout * self.mask。",
-                wrong=(_DropoutNoMaskBackward,)),
+        Mistake.planted(
+            _DropoutDividesAtTest,
+            "At test time you divide by (1 - dropout_ratio): in training only a fraction 1 - ratio of the units is "
+            "on, so at test time, with all of them on, the output must be *scaled down*: "
+            "x * (1.0 - self.dropout_ratio).",
+            "测试时你除以了 (1 - dropout_ratio)：学习时只有 1 - ratio 比例的神经元在工作，测试时全部工作，输出应该"
+            "*缩小*：x * (1.0 - self.dropout_ratio)。"),
+        Mistake.planted(
+            _DropoutMaskAtTest,
+            "Your forward drops units at test time too: with train_flg=False use every unit and scale, "
+            "x * (1.0 - self.dropout_ratio) — no mask.",
+            "你的 forward 在测试时也随机删除了神经元：train_flg=False 时要使用全部神经元并缩放，"
+            "x * (1.0 - self.dropout_ratio)——不用 mask。"),
+        Mistake.planted(
+            _DropoutUnscaledAtTest,
+            "At test time you return x unscaled, while training kept only a fraction 1 - ratio on average: "
+            "multiply by (1.0 - self.dropout_ratio) so the expected output matches (or scale by 1/(1 - ratio) "
+            "in training instead: inverted dropout).",
+            "测试时你直接返回了 x，而学习时平均只保留了 1 - ratio 的比例：要乘以 (1.0 - self.dropout_ratio)，使输出"
+            "的期望值一致（或者改为在学习时乘以 1/(1 - ratio)：即 inverted dropout）。"),
+        Mistake.planted(
+            _DropoutRatioAtTest,
+            "At test time you multiply by dropout_ratio, the fraction dropped: multiply by the fraction kept, "
+            "1.0 - self.dropout_ratio.",
+            "测试时你乘以了 dropout_ratio（被删除的比例）：应乘以保留的比例 1.0 - self.dropout_ratio。"),
+        Mistake.planted(
+            _DropoutKeepsRatio,
+            "Your mask keeps a fraction dropout_ratio of the units and drops the rest: dropout_ratio is the "
+            "fraction *dropped* — self.mask = np.random.rand(*x.shape) > self.dropout_ratio.",
+            "你的 mask 保留了 dropout_ratio 比例的神经元、删除了其余的：dropout_ratio 是被*删除*的比例——"
+            "self.mask = np.random.rand(*x.shape) > self.dropout_ratio。"),
+        Mistake.planted(
+            _DropoutNoMaskBackward,
+            "Your backward passes dout to every unit: a dropped unit took no part in the forward pass, so it gets "
+            "no gradient — return dout * self.mask.",
+            "你的 backward 把 dout 传给了所有神经元：被删除的神经元没有参与正向传播，也就没有梯度——"
+            "返回 dout * self.mask。"),
     ))
 
 
+@_DROPOUT_EX.checker
 def check_dropout(cls) -> bool:
     """Exercise 6.3: the book's Dropout: ``cls(dropout_ratio)``, ``forward(x, train_flg=True)``, ``backward(dout)``."""
-    return _DROPOUT_EX.check(cls)
 
 
 # -- 4. Weight decay: the L2 penalty and its gradient ----------------------------------------------
@@ -439,25 +446,29 @@ _WEIGHT_DECAY_EX = Exercise(
     (Case("W of shape (2, 3), λ = 0.1", (np.array([[1.0, -2.0, 0.5], [-0.25, 3.0, -1.5]]), 0.1)),
      Case("W of shape (4,), λ = 0.01", (np.array([0.3, -0.7, 2.0, -4.0]), 0.01))),
     labels={"penalty": ("the penalty", "惩罚项"), "dW": ("the gradient dW", "梯度 dW"),
-            "W_after": ("your W after the call", "调用后的 W")},
+            **Exercise.after_call("W")},
     mistakes=(
-        Mistake("That is L1 regularisation (λ·Σ|W|, gradient λ·sign(W)): the book's weight decay is L2 — penalty "
-                "½·λ·ΣW², gradient λ·W.",
-                "这是 L1 正则化（λ·Σ|W|，梯度 λ·sign(W)）：书中的权值衰减是 L2——惩罚项 ½·λ·ΣW²，梯度 λ·W。",
-                wrong=(_weight_decay_l1,)),
-        Mistake("Your penalty is L2 but your gradient λ·sign(W) is L1's: the gradient of ½·λ·ΣW² is λ·W.",
-                "你的惩罚项是 L2 的，但梯度 λ·sign(W) 是 L1 的：½·λ·ΣW² 的梯度是 λ·W。",
-                wrong=(_weight_decay_l1_gradient,)),
-        Mistake("Without the ½ the penalty is λ·ΣW² and its gradient 2λ·W: the book writes ½·λ·ΣW² so that the "
-                "gradient is simply λ·W.",
-                "没有 ½，惩罚项是 λ·ΣW²，梯度是 2λ·W：书中写成 ½·λ·ΣW²，梯度正好是 λ·W。",
-                wrong=(_weight_decay_no_half,)),
-        Mistake("Your penalty λ·ΣW² and your gradient λ·W do not match: the penalty whose gradient is λ·W is ½·λ·ΣW².",
-                "你的惩罚项 λ·ΣW² 与梯度 λ·W 不匹配：梯度为 λ·W 的惩罚项是 ½·λ·ΣW²。",
-                wrong=(_weight_decay_mismatch,)),
+        Mistake.planted(
+            _weight_decay_l1,
+            "That is L1 regularisation (λ·Σ|W|, gradient λ·sign(W)): the book's weight decay is L2 — penalty "
+            "½·λ·ΣW², gradient λ·W.",
+            "这是 L1 正则化（λ·Σ|W|，梯度 λ·sign(W)）：书中的权值衰减是 L2——惩罚项 ½·λ·ΣW²，梯度 λ·W。"),
+        Mistake.planted(
+            _weight_decay_l1_gradient,
+            "Your penalty is L2 but your gradient λ·sign(W) is L1's: the gradient of ½·λ·ΣW² is λ·W.",
+            "你的惩罚项是 L2 的，但梯度 λ·sign(W) 是 L1 的：½·λ·ΣW² 的梯度是 λ·W。"),
+        Mistake.planted(
+            _weight_decay_no_half,
+            "Without the ½ the penalty is λ·ΣW² and its gradient 2λ·W: the book writes ½·λ·ΣW² so that the "
+            "gradient is simply λ·W.",
+            "没有 ½，惩罚项是 λ·ΣW²，梯度是 2λ·W：书中写成 ½·λ·ΣW²，梯度正好是 λ·W。"),
+        Mistake.planted(
+            _weight_decay_mismatch,
+            "Your penalty λ·ΣW² and your gradient λ·W do not match: the penalty whose gradient is λ·W is ½·λ·ΣW².",
+            "你的惩罚项 λ·ΣW² 与梯度 λ·W 不匹配：梯度为 λ·W 的惩罚项是 ½·λ·ΣW²。"),
     ))
 
 
+@_WEIGHT_DECAY_EX.checker
 def check_weight_decay(fn) -> bool:
     """Exercise 6.4: ``fn(W, lam)`` -> (penalty, dW) of the book's L2 weight decay, ½·λ·ΣW² and λ·W."""
-    return _WEIGHT_DECAY_EX.check(fn)

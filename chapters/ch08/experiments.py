@@ -11,6 +11,8 @@ precision, speed, distributed training, GANs.
 - 8.3.2 :func:`throughput`, :func:`blas_threads`, :func:`unfolded_bytes`   batch size, threads, memory
 - 8.3.3 :func:`data_parallel_gradient`, :func:`federated_average`   data-parallel and federated training
 - 8.5.2 :func:`toy_gan_1d`                a generative adversarial network in one dimension
+- 8.5.4 :func:`grid_q_learning`, :func:`grid_greedy_path`, :func:`format_grid_policy`   tabular Q-learning
+      on a small grid world: the table that DQN replaces by a network
 - 8.3.2 :func:`gpu_status`, :func:`gpu_inference_benchmark`   the optional CuPy backend
 
 Forward passes through a network go through its one public walk, ``net.layer_outputs`` (or ``predict``).
@@ -175,11 +177,12 @@ def gradient_norm_profile(x: np.ndarray, t: np.ndarray, depth: int = 30, width: 
 
 def plot_gradient_norms(x: np.ndarray, t: np.ndarray, depth: int = 30, activation: str = "sigmoid",
                         weight_init: str = "xavier", branch_scale: float = 1.0, width: int = 64,
-                        seed: int = 0) -> Figure:
-    """Log-scale plot of each block's gradient norm, plain vs residual; prints a one-line status.
+                        seed: int = 0, status: bool = False) -> Figure:
+    """Log-scale plot of each block's gradient norm, plain vs residual.
 
-    Status: the ratio smallest / largest block gradient norm for each net (1 = all blocks alike), and
-    the largest norm (a gradient in the millions means the signal has exploded).
+    status=True also prints a one-line status (for the slider panel): the ratio smallest / largest block
+    gradient norm for each net (1 = all blocks alike), and the largest norm (a gradient in the millions
+    means the signal has exploded).
     """
     prof = gradient_norm_profile(x, t, depth, width, activation, weight_init, branch_scale, seed)
     fig, ax = plt.subplots(figsize=(6, 3.6))
@@ -191,9 +194,10 @@ def plot_gradient_norms(x: np.ndarray, t: np.ndarray, depth: int = 30, activatio
     ax.set_title(f"{depth} blocks, {activation}, {weight_init} init", fontsize=10)
     ax.legend()
     fig.tight_layout()
-    ratio = {k: v.min() / v.max() for k, v in prof.items()}
-    print(f"smallest/largest block gradient: plain {ratio['plain']:.2g}, residual {ratio['residual']:.2g}; "
-          f"largest: plain {prof['plain'].max():.2g}, residual {prof['residual'].max():.2g}")
+    if status:
+        ratio = {k: v.min() / v.max() for k, v in prof.items()}
+        print(f"smallest/largest block gradient: plain {ratio['plain']:.2g}, residual {ratio['residual']:.2g}; "
+              f"largest: plain {prof['plain'].max():.2g}, residual {prof['residual'].max():.2g}")
     return fig
 
 
@@ -545,14 +549,113 @@ def plot_toy_gan(runs: dict[str, dict[str, np.ndarray]], real_mean: float = 3.0,
 
 
 # ---------------------------------------------------------------------------------------------
+# 8.5.4 Reinforcement learning: tabular Q-learning on a small grid world
+# ---------------------------------------------------------------------------------------------
+GRID_WORLD = ("S.....",
+              ".##.X.",
+              "...#..",
+              ".X...G")
+"""S start, G goal (reward +1, episode ends), X pit (reward -1, episode ends), # wall, . free."""
+
+GRID_ACTIONS = ((-1, 0), (1, 0), (0, -1), (0, 1))               # up, down, left, right as (dy, dx)
+GRID_ARROWS = "^v<>"
+
+
+def _grid_find(grid: Sequence[str], char: str) -> tuple[int, int]:
+    return next((y, x) for y, row in enumerate(grid) for x, c in enumerate(row) if c == char)
+
+
+def grid_step(grid: Sequence[str], state: tuple[int, int], action: int) -> tuple[tuple[int, int], float, bool]:
+    """One move: (next state, reward, episode over). Walls and the edge leave the agent where it is."""
+    y, x = state[0] + GRID_ACTIONS[action][0], state[1] + GRID_ACTIONS[action][1]
+    if not (0 <= y < len(grid) and 0 <= x < len(grid[0])) or grid[y][x] == "#":
+        y, x = state
+    cell = grid[y][x]
+    return (y, x), {"G": 1.0, "X": -1.0}.get(cell, 0.0), cell in "GX"
+
+
+def grid_q_learning(grid: Sequence[str] = GRID_WORLD, episodes: int = 300, alpha: float = 0.5, gamma: float = 0.9,
+                    epsilon: float = 0.1, max_steps: int = 100, seed: int = 0) -> dict[str, np.ndarray]:
+    """Tabular Q-learning: Q[y, x, a] <- Q + alpha * (r + gamma * max_a' Q[next, a'] - Q), epsilon-greedy.
+
+    No model of the world is used, only the (state, action, reward, next state) of each move. Returns
+    {"Q": (H, W, 4), "steps": (episodes,) moves per episode, "reward": (episodes,) final reward}.
+    """
+    rng = np.random.default_rng(seed)
+    Q = np.zeros((len(grid), len(grid[0]), len(GRID_ACTIONS)))
+    start = _grid_find(grid, "S")
+    steps, rewards = np.zeros(episodes, dtype=int), np.zeros(episodes)
+    for e in range(episodes):
+        state, reward = start, 0.0
+        for n in range(1, max_steps + 1):
+            q = Q[state]
+            if rng.random() < epsilon:
+                action = int(rng.integers(len(GRID_ACTIONS)))
+            else:                                                  # greedy, ties broken at random
+                action = int(rng.choice(np.flatnonzero(q == q.max())))
+            nxt, reward, done = grid_step(grid, state, action)
+            target = reward if done else reward + gamma * Q[nxt].max()
+            Q[state][action] += alpha * (target - Q[state][action])
+            state = nxt
+            if done:
+                break
+        steps[e], rewards[e] = n, reward
+    return {"Q": Q, "steps": steps, "reward": rewards}
+
+
+def grid_greedy_path(grid: Sequence[str], Q: np.ndarray, max_steps: int = 100) -> list[tuple[int, int]]:
+    """The cells visited from S when always taking the action with the largest Q (stops at G or X)."""
+    state, path = _grid_find(grid, "S"), []
+    path.append(state)
+    for _ in range(max_steps):
+        state, _, done = grid_step(grid, state, int(np.argmax(Q[state])))
+        path.append(state)
+        if done:
+            break
+    return path
+
+
+def grid_shortest_path(grid: Sequence[str]) -> int:
+    """Fewest moves from S to G that avoid pits and walls (breadth-first search)."""
+    start, goal = _grid_find(grid, "S"), _grid_find(grid, "G")
+    dist, frontier = {start: 0}, [start]
+    while frontier:
+        nxt = []
+        for s in frontier:
+            for a in range(len(GRID_ACTIONS)):
+                t, _, _ = grid_step(grid, s, a)
+                if t not in dist and grid[t[0]][t[1]] != "X":
+                    dist[t] = dist[s] + 1
+                    nxt.append(t)
+        frontier = nxt
+    return dist[goal]
+
+
+def format_grid_policy(grid: Sequence[str], Q: np.ndarray) -> str:
+    """The grid with the greedy action of every free cell as an arrow (walls #, pits X, goal G; a cell
+    whose Q values are all still 0, never reached or never led to a reward, shows a dot)."""
+    def cell(y: int, x: int, c: str) -> str:
+        if c in "#XG":
+            return c
+        return GRID_ARROWS[int(np.argmax(Q[y, x]))] if np.any(Q[y, x]) else "."
+    rows = [" ".join(cell(y, x, c) for x, c in enumerate(row)) for y, row in enumerate(grid)]
+    return "\n".join(rows)
+
+
+# ---------------------------------------------------------------------------------------------
 # 8.3.2 GPU: the optional CuPy backend
 # ---------------------------------------------------------------------------------------------
 def gpu_status() -> tuple[bool, str]:
     """(available, reason): can ``DLFS_DEVICE=gpu`` run here (CuPy installed and a GPU present)?"""
     try:
+        import cupy  # noqa: F401
+    except ImportError:
+        return False, ("CuPy is not installed (for an NVIDIA GPU: pip install cupy-cuda12x, matching your "
+                       "CUDA version)")
+    try:
         select_backend("gpu")
     except BackendError as e:
-        return False, str(e)
+        return False, str(e).replace(" Unset DLFS_DEVICE to run on the CPU.", "")
     return True, "CuPy and a GPU are available"
 
 
@@ -596,4 +699,5 @@ __all__ = ["SkipMLP", "gradient_norm_profile", "plot_gradient_norms", "small_con
            "layer_output_dtypes", "compare_precisions", "blas_threads", "throughput",
            "unfolded_bytes", "plot_throughput", "layer_times", "conv_share", "plot_layer_times",
            "data_parallel_gradient", "federated_average", "toy_gan_1d", "plot_toy_gan", "gpu_status",
-           "gpu_inference_benchmark"]
+           "gpu_inference_benchmark", "GRID_WORLD", "grid_step", "grid_q_learning", "grid_greedy_path",
+           "grid_shortest_path", "format_grid_policy"]

@@ -10,6 +10,9 @@ from a network's own layers through its one public walk, ``net.layer_outputs``.
   whose kernel is as large as its input (the idea behind fully convolutional networks)
 - 8.4.1 :func:`ink_box`, :func:`corners_to_centre`, :func:`centre_to_corners`, :func:`iou`, :func:`plot_boxes`
   the two usual encodings of a detection box
+- 8.4.1-8.4.2 :func:`digit_canvas`, :func:`window_probs`, :func:`detect_digits`, :func:`match_detections`,
+  :func:`segment_digits`, :func:`plot_segmentation`   boxes and per-pixel masks for digits on a canvas,
+  from the fully convolutional version of the trained network
 
 Shapes follow the book: images (N, C, H, W), scores (N, C), labels (N,).
 """
@@ -406,3 +409,149 @@ def plot_boxes(canvas: np.ndarray, boxes: np.ndarray, labels: Sequence[str], ax:
 def softmax_probs(scores: np.ndarray) -> np.ndarray:
     """Softmax in float64 of (N, C) scores (so float16/32 scores give comparable probabilities)."""
     return softmax(np.asarray(scores, dtype=np.float64))
+
+
+# ---------------------------------------------------------------------------------------------
+# 8.4.1-8.4.2 Detection and segmentation at MNIST scale, with the fully convolutional network
+# ---------------------------------------------------------------------------------------------
+def digit_canvas(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, n_digits: int = 4,
+                 size: tuple[int, int] = (76, 132)) -> dict[str, np.ndarray]:
+    """A blank (H, W) canvas with ``n_digits`` random test digits pasted at random, non-overlapping places.
+
+    images: (N, 1, 28, 28) or (N, 28, 28), labels: (N,). Returns {"canvas": (H, W), "boxes": (K, 4) the
+    28x28 squares as corners (x1, y1, x2, y2), "labels": (K,), "pixels": (H, W) the true digit of every
+    inked pixel (ink > 0.1), -1 elsewhere}.
+    """
+    H, W = size
+    pick = rng.choice(len(images), n_digits, replace=False)
+    where: list[tuple[int, int]] = []
+    for _ in range(10000):
+        if len(where) == n_digits:
+            break
+        y, x = int(rng.integers(0, H - 27)), int(rng.integers(0, W - 27))
+        if all(abs(y - a) >= 28 or abs(x - b) >= 28 for a, b in where):
+            where.append((y, x))
+    else:
+        raise ValueError(f"digit_canvas: {n_digits} digits do not fit on a {size} canvas")
+    digits = np.asarray(images)[pick].reshape(n_digits, 28, 28)
+    canvas = place_digits(digits, where, size=size)
+    pixels = np.full(size, -1, dtype=int)
+    for img, t, (y, x) in zip(digits, np.asarray(labels)[pick], where):
+        pixels[y:y + 28, x:x + 28][img > 0.1] = t
+    boxes = np.array([[x, y, x + 28, y + 28] for y, x in where], dtype=float)
+    return {"canvas": canvas, "boxes": boxes, "labels": np.asarray(labels)[pick].astype(int), "pixels": pixels}
+
+
+def window_probs(fcn: Network, canvas: np.ndarray, step: int = 4, stride: int = 8, window: int = 28) -> np.ndarray:
+    """Class probabilities of every ``window``x``window`` crop of a (H, W) canvas, top-lefts ``step`` apart.
+
+    The fully convolutional network answers for windows ``stride`` pixels apart (its three 2x2 pools);
+    running it on the canvas shifted by 0, step, 2*step, ... pixels fills the positions in between.
+    Returns (nI, nJ, C): entry [i, j] belongs to the window with top-left (y, x) = (step*i, step*j).
+    """
+    if stride % step:
+        raise ValueError(f"window_probs: step {step} must divide the network's stride {stride}")
+    canvas = np.asarray(canvas)
+    H, W = canvas.shape
+    n_i, n_j = (H - window) // step + 1, (W - window) // step + 1
+    probs = None
+    for dy in range(0, stride, step):
+        for dx in range(0, stride, step):
+            h, w = (H - dy - window) // stride * stride + window, (W - dx - window) // stride * stride + window
+            if h < window or w < window:
+                continue
+            scores = to_host(fcn.predict(canvas[None, None, dy:dy + h, dx:dx + w].astype(fcn.dtype)))[0]
+            C, oh, ow = scores.shape
+            if probs is None:
+                probs = np.zeros((n_i, n_j, C))
+            p = softmax_probs(np.moveaxis(scores, 0, -1).reshape(-1, C)).reshape(oh, ow, C)
+            probs[dy // step::stride // step, dx // step::stride // step] = p
+    return probs
+
+
+def detect_digits(probs: np.ndarray, canvas: np.ndarray, step: int = 4, window: int = 28, threshold: float = 0.99,
+                  overlap: float = 0.3, ink: float = 0.1) -> dict[str, Any]:
+    """Boxes from a map of window probabilities (:func:`window_probs`): a sliding-window detector.
+
+    1. keep the windows whose top class has probability >= ``threshold``;
+    2. keep those whose one-pixel frame is blank (ink <= ``ink``): the classifier has no "nothing here"
+       class, so a window that cuts through a digit must be ruled out by hand;
+    3. non-maximum suppression: most confident first, drop every window whose IoU with a kept one
+       exceeds ``overlap``.
+    Returns {"boxes": (K, 4) window corners, "labels": (K,), "scores": (K,), "counts": windows left
+    after each stage}.
+    """
+    canvas = np.asarray(canvas)
+    conf, cls = probs.max(axis=-1), probs.argmax(axis=-1)
+    counts = {"windows": conf.size, "confident": int(np.sum(conf >= threshold))}
+    candidates = []
+    for i, j in zip(*np.nonzero(conf >= threshold)):
+        y, x = step * i, step * j
+        w = canvas[y:y + window, x:x + window]
+        if max(w[0].max(), w[-1].max(), w[:, 0].max(), w[:, -1].max()) <= ink:
+            candidates.append((conf[i, j], int(cls[i, j]), np.array([x, y, x + window, y + window], dtype=float)))
+    counts["whole digit"] = len(candidates)
+    kept: list[tuple[float, int, np.ndarray]] = []
+    for c in sorted(candidates, key=lambda c: -c[0]):
+        if all(iou(c[2], k[2]) <= overlap for k in kept):
+            kept.append(c)
+    counts["after suppression"] = len(kept)
+    return {"boxes": np.array([k[2] for k in kept]).reshape(-1, 4), "labels": np.array([k[1] for k in kept], dtype=int),
+            "scores": np.array([k[0] for k in kept]), "counts": counts}
+
+
+def match_detections(found: dict[str, Any], boxes: np.ndarray, labels: np.ndarray, min_iou: float = 0.5
+                     ) -> dict[str, int]:
+    """Score detections against the true boxes: {"hits" (right place, right digit), "wrong digit",
+    "missed", "false"} — a detection matches the unmatched true box it overlaps most, if IoU >= min_iou."""
+    matched: set[int] = set()
+    out = {"hits": 0, "wrong digit": 0, "missed": 0, "false": 0}
+    for box, label in zip(found["boxes"], found["labels"]):
+        overlaps = [iou(box, b) if k not in matched else 0.0 for k, b in enumerate(boxes)]
+        k = int(np.argmax(overlaps)) if overlaps else -1
+        if k >= 0 and overlaps[k] >= min_iou:
+            matched.add(k)
+            out["hits" if label == labels[k] else "wrong digit"] += 1
+        else:
+            out["false"] += 1
+    out["missed"] = len(boxes) - len(matched)
+    return out
+
+
+def segment_digits(probs: np.ndarray, canvas: np.ndarray, step: int = 4, window: int = 28, ink: float = 0.1
+                   ) -> np.ndarray:
+    """Per-pixel digit labels (H, W) from a map of window probabilities; -1 = background.
+
+    Every window adds its class probabilities to each of the window x window pixels it covers — a
+    transposed convolution of the probability map with an all-ones window x window kernel and stride
+    ``step``, which enlarges the map back to the canvas size — and each pixel takes the class with the
+    largest sum. The classifier has no background class, so background is decided by the ink alone:
+    pixels not brighter than ``ink`` get -1.
+    """
+    canvas = np.asarray(canvas)
+    votes = np.zeros((*canvas.shape, probs.shape[-1]))
+    for i in range(probs.shape[0]):
+        for j in range(probs.shape[1]):
+            votes[step * i:step * i + window, step * j:step * j + window] += probs[i, j]
+    return np.where(canvas > ink, votes.argmax(axis=-1), -1)
+
+
+def plot_segmentation(labels: np.ndarray, ax: Any = None, truth: np.ndarray | None = None) -> Figure:
+    """Per-pixel labels (H, W) (-1 = background) in ten colours, with a legend; pixels whose label
+    differs from ``truth`` are drawn black."""
+    fig, ax = axes_for(ax, figsize=(5, 3.6))
+    cmap = plt.get_cmap("tab10")
+    image = np.ones((*labels.shape, 3))
+    for digit in range(10):
+        image[labels == digit] = cmap(digit)[:3]
+    wrong = (labels != truth) & (truth >= 0) if truth is not None else np.zeros(labels.shape, dtype=bool)
+    image[wrong] = 0.0
+    ax.imshow(image, interpolation="nearest")
+    for digit in sorted(set(np.unique(labels[~wrong])) - {-1}):
+        ax.plot([], [], "s", color=cmap(digit), label=str(digit))
+    if wrong.any():
+        ax.plot([], [], "s", color="black", label="wrong")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="digit", title_fontsize=7)
+    ax.set_xlabel("x (pixels)")
+    ax.set_ylabel("y (pixels, downwards)")
+    return fig

@@ -16,6 +16,7 @@ from chapters.ch07.viz import (
     CUSTOM,
     KERNELS,
     conv2d,
+    conv_as_matrix,
     convolution_playground,
     count_params,
     edge_energies,
@@ -168,9 +169,16 @@ def test_filters_and_responses():
     raw = filter_responses(W, b, square_image(), relu=False)
     assert np.isclose(raw[0, 0, 0], b[0])                       # background: only the bias
     fig = plot_filters(W, title="t", ncols=6)
-    img = fig.axes[0].images[0].get_array()
-    assert img.shape == (2 * 5 + 1, 6 * 5 + 5)                  # 2 rows x 6 columns of 5x5 tiles, 1-pixel gaps
-    assert len(fig.axes[0].texts) == 12
+    img = np.ma.filled(fig.axes[0].images[0].get_array(), np.nan)
+    assert img.shape == (2 * (2 + 5), 6 * 5 + 5)                # 2 rows x 6 columns of 5x5 tiles, 1-pixel column gaps,
+    assert np.isnan(img[:2]).all() and np.isnan(img[7:9]).all()  # and 2 blank rows above each row for the numbers
+    texts = fig.axes[0].texts
+    assert [t.get_text() for t in texts] == [str(k) for k in range(12)]
+    for k, t in enumerate(texts):                               # black, centred above its own tile
+        r, c = divmod(k, 6)
+        x, y = t.get_position()
+        assert t.get_color() == "black" and t.get_va() == "bottom" and t.get_fontsize() == 7
+        assert c * 6 <= x <= c * 6 + 4 and r * 7 < y < r * 7 + 2
     fig = plot_filter_responses(W, b, square_image(), ncols=6)
     assert fig.axes[1].images[0].get_array().shape == (2 * 24 + 2, 6 * 24 + 5 * 2)
 
@@ -183,6 +191,23 @@ def test_edge_energies_separate_orientations():
     assert e.shape == (2, 3)
     assert e[0, 0] > 3 * e[0, 1] and e[1, 1] > 3 * e[1, 0]
     assert np.allclose(e[:, 2], 0)                               # zero-sum filters ignore flat regions
+
+
+@pytest.mark.parametrize("C, H, W, FN, FH, FW, stride, pad",
+                         [(1, 28, 28, 30, 5, 5, 1, 0), (3, 9, 8, 7, 4, 5, 1, 0), (2, 7, 7, 3, 3, 3, 2, 1),
+                          (1, 6, 6, 2, 3, 3, 1, 2)])
+def test_conv_as_matrix_is_the_convolution(C, H, W, FN, FH, FW, stride, pad):
+    rng = np.random.default_rng(0)
+    x, Wf = rng.standard_normal((2, C, H, W)), rng.standard_normal((FN, C, FH, FW))
+    M = conv_as_matrix(Wf, (C, H, W), stride, pad)
+    OH, OW = (H + 2 * pad - FH) // stride + 1, (W + 2 * pad - FW) // stride + 1
+    assert M.shape == (C * H * W, FN * OH * OW)
+    assert np.allclose(x.reshape(2, -1) @ M, Convolution(Wf, np.zeros(FN), stride, pad).forward(x).reshape(2, -1))
+    assert np.isin(M[M != 0], Wf).all()                         # every non-zero entry is a filter weight
+    if pad == 0:                                                # no window reaches the padding: C*FH*FW per column
+        assert np.count_nonzero(M) == FN * OH * OW * C * FH * FW
+    with pytest.raises(ValueError, match="channels"):
+        conv_as_matrix(Wf, (C + 1, H, W), stride, pad)
 
 
 def test_receptive_field_and_count_params():

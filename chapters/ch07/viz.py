@@ -8,6 +8,7 @@
 - :func:`plot_im2col_patches`              7.4  colour-coded: one patch becomes one row
 - :func:`plot_filters`, :func:`plot_filter_responses`, :func:`edge_energies`   7.6  filters and their responses
 - :func:`receptive_field`, :func:`count_params`                                 7.5/7.7  sizes, computed
+- :func:`conv_as_matrix`                   7.2  a convolution as a fully connected layer's (mostly zero) matrix
 
 Figure functions return a ``Figure`` and never call ``plt.show()``; the slider callbacks also print a
 one-line status text.
@@ -403,17 +404,30 @@ def _per_tile_minmax(tiles: np.ndarray) -> np.ndarray:
 
 
 def plot_filters(W: np.ndarray, title: str = "", ncols: int = 10, size: float = 0.8) -> Figure:
-    """First-layer filters W (FN, 1, FH, FW) as grey images, each scaled to its own min..max, numbered."""
+    """First-layer filters W (FN, 1, FH, FW) as grey images, each scaled to its own min..max.
+
+    Each filter's number is written in black *above* its tile (in a blank band left between the rows),
+    so it stays readable on dark and light filters alike.
+    """
     W = np.asarray(W, dtype=np.float64)
     FN, _, FH, FW = W.shape
     ncols = min(ncols, FN)
     nrows = int(np.ceil(FN / ncols))
-    fig, ax = plt.subplots(figsize=(size * ncols, size * nrows + (0.4 if title else 0.1)))
-    cmap = plt.get_cmap("gray").with_extremes(bad="white")
-    ax.imshow(_mosaic(_per_tile_minmax(W[:, 0]), ncols), cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+    label_rows = max(2, int(np.ceil(FH / 2.5)))                 # blank pixel rows above each row of tiles
+    tiles = _per_tile_minmax(W[:, 0])
+    mosaic = np.full((nrows * (FH + label_rows), ncols * (FW + 1) - 1), np.nan)
     for k in range(FN):
         r, c = divmod(k, ncols)
-        ax.text(c * (FW + 1) - 0.4, r * (FH + 1) - 0.4, str(k), fontsize=6, color="tab:red", va="top")
+        top = r * (FH + label_rows) + label_rows
+        mosaic[top:top + FH, c * (FW + 1):c * (FW + 1) + FW] = tiles[k]
+    width = size * ncols
+    fig, ax = plt.subplots(figsize=(width, width * mosaic.shape[0] / mosaic.shape[1] + (0.4 if title else 0.1)))
+    cmap = plt.get_cmap("gray").with_extremes(bad="white")
+    ax.imshow(mosaic, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+    for k in range(FN):
+        r, c = divmod(k, ncols)
+        top = r * (FH + label_rows) + label_rows
+        ax.text(c * (FW + 1) + (FW - 1) / 2, top - 0.6, str(k), fontsize=7, color="black", ha="center", va="bottom")
     ax.axis("off")
     if title:
         ax.set_title(title, fontsize=10)
@@ -506,3 +520,25 @@ def count_params(net: Any) -> dict[str, int]:
     counts = {k: int(np.asarray(v).size) for k, v in net.params.items()}
     counts["total"] = sum(counts.values())
     return counts
+
+
+def conv_as_matrix(W: np.ndarray, input_shape: tuple[int, int, int], stride: int = 1, pad: int = 0) -> np.ndarray:
+    """A convolution written as a fully connected layer's weight matrix M (C·H·W, FN·OH·OW).
+
+    For x (N, C, H, W): ``x.reshape(N, -1) @ M`` equals ``Convolution(W, 0).forward(x).reshape(N, -1)``.
+    Entry M[(c, y, x), (k, i, j)] is W[k, c, y - i·stride + pad, x - j·stride + pad] when that offset lies
+    inside the FH × FW filter, and 0 otherwise: each column holds one filter, placed at one position.
+    Built with a loop over the FH × FW kernel offsets, like the book's im2col.
+    """
+    W = np.asarray(W)
+    FN, C, FH, FW = W.shape
+    C_in, H, Wd = input_shape
+    if C_in != C:
+        raise ValueError(f"conv_as_matrix: the filters have {C} channels but the input has {C_in}")
+    OH, OW = conv_output_size(H, FH, stride, pad), conv_output_size(Wd, FW, stride, pad)
+    M = np.zeros((C, H + 2 * pad, Wd + 2 * pad, FN, OH, OW), dtype=W.dtype)      # rows on the padded grid
+    ii, jj = np.meshgrid(np.arange(OH), np.arange(OW), indexing="ij")
+    for u in range(FH):
+        for v in range(FW):
+            M[:, ii * stride + u, jj * stride + v, :, ii, jj] = W[:, :, u, v].T     # (OH, OW, C, FN) <- (C, FN)
+    return M[:, pad:pad + H, pad:pad + Wd].reshape(C * H * Wd, FN * OH * OW)         # padding rows meet zeros: drop

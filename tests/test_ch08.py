@@ -4,7 +4,6 @@ import pytest
 
 from chapters.ch08.augment import random_shift, rotate, shift_and_rotate
 from chapters.ch08.experiments import (
-    GRID_WORLD,
     SkipMLP,
     augmentation_experiment,
     blas_threads,
@@ -13,13 +12,8 @@ from chapters.ch08.experiments import (
     conv_share,
     data_parallel_gradient,
     federated_average,
-    format_grid_policy,
     gpu_status,
     gradient_norm_profile,
-    grid_greedy_path,
-    grid_q_learning,
-    grid_shortest_path,
-    grid_step,
     label_noise_experiment,
     layer_output_dtypes,
     layer_times,
@@ -32,6 +26,14 @@ from chapters.ch08.experiments import (
     throughput,
     toy_gan_1d,
     unfolded_bytes,
+)
+from chapters.ch08.reinforcement import (
+    GRID_WORLD,
+    format_grid_policy,
+    grid_greedy_path,
+    grid_q_learning,
+    grid_shortest_path,
+    grid_step,
 )
 from chapters.ch08.viz import (
     VGG16_CONFIG,

@@ -1,7 +1,7 @@
-"""The code behind the chapter 6 notebook (training techniques), in two modules:
+"""The code behind the chapter 6 notebook (training techniques):
 
 - ``optimizer_paths``  6.1: the test function f(x, y) = x**2/20 + y**2 and the optimizers' paths over it
 - ``experiments``      6.1.8-6.5 on MNIST: optimizers, initial weights, Batch Normalization,
                        weight decay and dropout, hyperparameter search
-``exercises`` (the exercises that answer back).
+- ``exercises``        the exercises that answer back
 """

@@ -7,6 +7,7 @@ import numpy as np
 
 from chapters.figures import Case, Exercise, Mistake
 from common.functions import softmax
+from common.layers import Relu
 
 # ---------------------------------------------------------------------------------------------
 # Exercises (练习): check_relu_layer, check_affine_layer, check_softmax_with_loss
@@ -27,20 +28,7 @@ def _observe_relu_layer(rec, cls, x, dout):
     rec.put("dout_after", dout)
 
 
-class _ReluReference:
-    def __init__(self):
-        self.mask = None
-
-    def forward(self, x):
-        self.mask = (x <= 0)
-        out = x.copy()
-        out[self.mask] = 0
-        return out
-
-    def backward(self, dout):
-        dx = dout.copy()
-        dx[self.mask] = 0
-        return dx
+_ReluReference = Relu            # the reference answer is the book's layer itself (common.layers.Relu)
 
 
 class _ReluAliasedForward(_ReluReference):

@@ -177,7 +177,11 @@ class Network:
             warnings.warn(f"{name}: {outside:.0%} of the input values lie outside [-{limit:g}, {limit:g}] (largest "
                           f"{largest:.4g}). The networks expect normalised input, like MNIST in [0, 1] "
                           f"(load_mnist(normalize=True)); pixels of 0-255 train to chance accuracy. Divide by 255 "
-                          f"or standardise the input (or set net.input_limit = None to silence this).",
+                          f"or standardise the input (or set net.input_limit = None to silence this).\n"
+                          f"{name}：{outside:.0%} 的输入值超出了 [-{limit:g}, {limit:g}]（最大 {largest:.4g}）。"
+                          f"网络需要正规化的输入，例如 [0, 1] 范围内的 MNIST（load_mnist(normalize=True)）；"
+                          f"直接输入 0～255 的像素值，训练的识别精度只会停留在随机猜测的水平。请除以 255 或做标准化"
+                          f"（或设置 net.input_limit = None 关闭此提醒）。",
                           InputRangeWarning, stacklevel=4)
 
     def layer_outputs(self, x: np.ndarray, train_flg: bool = False) -> Iterator[tuple[str, Any, np.ndarray]]:

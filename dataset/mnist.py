@@ -136,7 +136,8 @@ def verify_arrays(arrays: Mapping[str, np.ndarray],
     for key, name in FILE_NAMES.items():
         digest = hashlib.md5(idx_bytes(arrays[key]), usedforsecurity=False).hexdigest()
         if digest != expected_md5[name]:
-            raise MnistChecksumError(f"{name}: MD5 {digest}, expected {expected_md5[name]}")
+            raise MnistChecksumError(f"{name}: MD5 {digest}, expected {expected_md5[name]}\n"
+                                     "校验和不符：这不是原始的 MNIST 数据，不会被使用。")
 
 
 def _obtain_arrays(*, cache_dir: str | os.PathLike[str] | None = None,
@@ -162,19 +163,22 @@ def _obtain_arrays(*, cache_dir: str | os.PathLike[str] | None = None,
     except (OSError, MemoryError) as err:  # not proven corrupt: keep it
         raise MnistCacheError(f"Could not read the MNIST cache {cache_file} ({_describe(err)}). "
                               "It was left as it is; remove the cause (too many open files, "
-                              "permissions, memory) and try again.") from err
+                              "permissions, memory) and try again.\n"
+                              "无法读取 MNIST 缓存文件（原因见上），文件保持原样；排除原因后再试一次。") from err
     except (zipfile.BadZipFile, zlib.error, ValueError, EOFError, KeyError, RuntimeError,
             NotImplementedError) as err:  # proven corrupt: not a zip, wrong arrays or digest
         failures.append(f"cache {cache_file}: corrupt ({_describe(err)})")
         warnings.warn(f"MNIST cache {cache_file} is unusable ({_describe(err)}); it will be "
-                      "replaced by verified data", MnistCacheWarning, stacklevel=3)
+                      "replaced by verified data\nMNIST 缓存文件已损坏，将用校验过的数据替换。",
+                      MnistCacheWarning, stacklevel=3)
     try:  # before anything is fetched
         cache_dir.mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=cache_dir).close()
     except OSError as err:
         raise MnistCacheError(f"The MNIST cache folder {cache_dir} cannot be created or written "
                               f"({err}). Set DLFS_DATA_HOME to a writable folder (e.g. "
-                              "DLFS_DATA_HOME=~/.cache/dlfs-lab).") from err
+                              "DLFS_DATA_HOME=~/.cache/dlfs-lab).\n"
+                              "无法创建或写入 MNIST 缓存文件夹：请把 DLFS_DATA_HOME 设为一个可写的文件夹。") from err
     seconds = DEADLINE if deadline is None else deadline
     mnist_dir = os.environ.get("MNIST_DIR", "").strip() if mnist_dir is None else mnist_dir
     sources: dict[str, Callable[[float], dict[str, np.ndarray]]] = {}  # label -> f(deadline)
@@ -204,17 +208,20 @@ def _obtain_arrays(*, cache_dir: str | os.PathLike[str] | None = None,
             atomic_savez(cache_file, {key: arrays[key] for key in FILE_NAMES})
         except OSError as err:
             raise MnistCacheError(f"Could not write the MNIST cache {cache_file} ({err}); set "
-                                  "DLFS_DATA_HOME to a writable folder with space.") from err
+                                  "DLFS_DATA_HOME to a writable folder with space.\n"
+                                  "无法写入 MNIST 缓存：请把 DLFS_DATA_HOME 设为可写且有空间的文件夹。") from err
         _say(f"MNIST: verified data from {label} in {time.monotonic() - started:.1f} s, "
              f"cached at {cache_file}")
         return arrays, label
     raise MnistUnavailableError(
         "Could not get MNIST from any source. Tried, in order:\n"
-        + "".join(f"  - {line}\n" for line in failures) + "How to fix it:\n"
+        + "".join("  - " + line.replace("\n", "\n    ") + "\n" for line in failures) + "How to fix it:\n"
         f"  * download the four files ({', '.join(f'{n}.gz' for n in FILE_NAMES.values())}),\n"
         f"    e.g. from {next(iter(MIRRORS))}, into one folder and set MNIST_DIR=/path/to/it; or\n"
         f"  * set DLFS_DATA_HOME to a folder that holds a valid {CACHE_NAME} "
-        f"(the cache folder now is {cache_dir}).")
+        f"(the cache folder now is {cache_dir}).\n"
+        "无法从任何来源获取 MNIST（上面列出了每个来源及失败原因）。解决办法：把上面的四个 .gz 文件下载到"
+        f"同一个文件夹，并设置 MNIST_DIR=该文件夹的路径；或者把 DLFS_DATA_HOME 设为存有有效 {CACHE_NAME} 的文件夹。")
 
 
 def _say(message: str) -> None:
@@ -233,7 +240,9 @@ def _read_cache(cache_file: Path, idx_sizes: Mapping[str, int] = IDX_SIZES
         kind = "a folder" if cache_file.is_dir() else "not a regular file"
         raise MnistCacheError(f"{cache_file} is {kind}, where the MNIST cache file belongs. "
                               "Nothing was changed: move it away, or set DLFS_DATA_HOME to "
-                              "another folder.")
+                              "another folder.\n"
+                              "MNIST 缓存文件的位置上不是普通文件；没有做任何改动：把它移走，"
+                              "或者把 DLFS_DATA_HOME 设为别的文件夹。")
     shapes = {key: ((idx_sizes[name] - 16) // 784, 784) if key[0] == "x"
               else (idx_sizes[name] - 8,) for key, name in FILE_NAMES.items()}
     headers = {(1, 0): np.lib.format.read_array_header_1_0,
@@ -273,7 +282,8 @@ def _from_folder(folder: Path, md5s: Mapping[str, str], sizes: Mapping[str, int]
     """Source (b): ``<name>.gz`` in the ``MNIST_DIR`` folder."""
     if not folder.is_dir():
         raise FileNotFoundError(f"MNIST_DIR={folder} is not a folder; set it to the folder that "
-                                "holds the four .gz files")
+                                "holds the four .gz files\n"
+                                "MNIST_DIR 指向的不是文件夹：请把它设为存放那四个 .gz 文件的文件夹。")
     return _from_gz(lambda name: folder / f"{name}.gz", md5s, sizes, end, downloaded=False)
 
 
@@ -315,17 +325,20 @@ def _download(url: str, output_file: str, _pooch: object, *, limit: int, timeout
         if response.status != 200:
             raise ValueError(f"{url}: HTTP {response.status} {response.reason}")
         if length is not None and length > limit:
-            raise ValueError(f"{url}: announces {length} bytes; the file has {limit}")
+            raise ValueError(f"{url}: announces {length} bytes; the file has {limit}\n"
+                             "镜像声明的文件大小与原始文件不符，已放弃这个镜像。")
         received = 0
         with open(output_file, "wb") as out, tqdm(total=length, unit="B", unit_scale=True,
                                                   desc=Path(parts.path).name, leave=False) as bar:
             while chunk := response.read1(1 << 16):
                 if (received := received + len(chunk)) > limit:
-                    raise ValueError(f"{url}: sent more than the {limit} bytes of the file")
+                    raise ValueError(f"{url}: sent more than the {limit} bytes of the file\n"
+                                     "镜像发送的数据比原始文件多，已放弃这个镜像。")
                 out.write(chunk)
                 bar.update(len(chunk))
         if time.monotonic() < end and length is not None and received != length:
-            raise ValueError(f"{url}: connection closed after {received} of {length} bytes")
+            raise ValueError(f"{url}: connection closed after {received} of {length} bytes\n"
+                             "下载不完整：连接在文件传完之前断开了。")
     except (OSError, http.client.HTTPException) as err:
         if time.monotonic() < end:
             raise ValueError(f"{url}: {_describe(err)}") from err
@@ -334,7 +347,8 @@ def _download(url: str, output_file: str, _pooch: object, *, limit: int, timeout
             watchdog.cancel()
         conn.close()
     if time.monotonic() >= end:
-        raise TimeoutError(f"{url}: the mirror took longer than its deadline allows")
+        raise TimeoutError(f"{url}: the mirror took longer than its deadline allows\n"
+                           "镜像响应太慢，超过了时限，已放弃这个镜像。")
 
 
 def _hang_up(sock: socket.socket) -> None:

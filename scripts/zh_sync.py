@@ -43,6 +43,14 @@ def en_sha(source: str) -> str:
     return hashlib.sha256(source.encode("utf-8")).hexdigest()[:12]
 
 
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when it lies inside it (messages), else as it is."""
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
 def _source(cell) -> str:
     src = cell.get("source", "")
     return "".join(src) if isinstance(src, list) else src
@@ -57,10 +65,12 @@ def synced(en_nb, zh_nb):
     """The Chinese notebook rebuilt from ``en_nb``: English code cells and outputs, Chinese Markdown kept.
 
     Cells are matched by id. A Markdown cell keeps its Chinese text (and its "zh" marker) when the Chinese
-    notebook has one with that id; otherwise it is copied from English, unmarked. Notebook metadata follows
+    notebook has a translated one (with the marker) with that id; otherwise it is copied from English,
+    unmarked, so an untranslated cell always shows the current English text. Notebook metadata follows
     the English notebook.
     """
-    zh_md = {c["id"]: c for c in (zh_nb.cells if zh_nb is not None else []) if c["cell_type"] == "markdown"}
+    zh_md = {c["id"]: c for c in (zh_nb.cells if zh_nb is not None else [])
+             if c["cell_type"] == "markdown" and translated_sha(c) is not None}
     out = copy.deepcopy(en_nb)
     cells = []
     for cell in en_nb.cells:
@@ -82,7 +92,8 @@ def synced(en_nb, zh_nb):
 class Problem:
     notebook: str
     cell: str          # cell id ("-" for the notebook as a whole)
-    kind: str          # "missing", "cells differ", "code differs", "outputs differ", "untranslated", "stale"
+    kind: str          # "missing", "cells differ", "code differs", "outputs differ", "metadata differs",
+    #                    "untranslated", "stale"
     detail: str = ""
 
     def __str__(self) -> str:
@@ -93,7 +104,7 @@ def problems(en_path: Path, zh_path: Path) -> list[Problem]:
     """Every way the Chinese twin of ``en_path`` is out of step with it (empty list: in step)."""
     name = en_path.name
     if not zh_path.exists():
-        return [Problem(name, "-", "missing", f"{zh_path.relative_to(ROOT)} does not exist")]
+        return [Problem(name, "-", "missing", f"{_shown(zh_path)} does not exist")]
     en_nb, zh_nb = nbformat.read(en_path, as_version=4), nbformat.read(zh_path, as_version=4)
     en_layout = [(c["id"], c["cell_type"]) for c in en_nb.cells]
     zh_layout = [(c["id"], c["cell_type"]) for c in zh_nb.cells]
@@ -119,9 +130,18 @@ def problems(en_path: Path, zh_path: Path) -> list[Problem]:
         else:
             if _source(cell) != _source(twin):
                 found.append(Problem(name, cell["id"], "code differs"))
-            elif cell.get("outputs") != twin.get("outputs"):
+            elif (cell.get("outputs"), cell.get("execution_count")) != (twin.get("outputs"),
+                                                                         twin.get("execution_count")):
                 found.append(Problem(name, cell["id"], "outputs differ"))
+            elif _reader_metadata(cell) != _reader_metadata(twin):
+                # tags (nbval-ignore-output) and a hidden solution must be the same in both editions
+                found.append(Problem(name, cell["id"], "metadata differs"))
     return found
+
+
+def _reader_metadata(cell) -> dict:
+    """A code cell's metadata less the execution timestamps nbconvert records (they differ on every run)."""
+    return {k: v for k, v in cell.get("metadata", {}).items() if k != "execution"}
 
 
 def write_if_changed(nb, path: Path) -> bool:
@@ -159,10 +179,10 @@ def _find(stem: str, en_dir: Path = EN_DIR) -> Path:
     return hits[0]
 
 
-def export(stem: str, out: Path) -> None:
+def export(stem: str, out: Path, en_dir: Path = EN_DIR, zh_dir: Path = ZH_DIR) -> None:
     """Write {notebook, cells: {id: {en_sha, en, zh}}} for one notebook's Markdown (zh: current translation)."""
-    en_path = _find(stem)
-    zh_path = ZH_DIR / en_path.name
+    en_path = _find(stem, en_dir)
+    zh_path = zh_dir / en_path.name
     en_nb = nbformat.read(en_path, as_version=4)
     zh_by_id = {}
     if zh_path.exists():
@@ -179,15 +199,15 @@ def export(stem: str, out: Path) -> None:
                    encoding="utf-8")
 
 
-def apply(path: Path) -> int:
+def apply(path: Path, en_dir: Path = EN_DIR, zh_dir: Path = ZH_DIR) -> int:
     """Put the translations of an exported file into the Chinese notebook; return how many cells were set.
 
     Each entry records the en_sha of the English text it was translated from; a translation of text that
     has since changed is still written, and --check then reports it as stale.
     """
     data = json.loads(path.read_text(encoding="utf-8"))
-    en_path = EN_DIR / data["notebook"]
-    zh_path = ZH_DIR / en_path.name
+    en_path = en_dir / data["notebook"]
+    zh_path = zh_dir / en_path.name
     en_nb = nbformat.read(en_path, as_version=4)
     zh_nb = synced(en_nb, nbformat.read(zh_path, as_version=4) if zh_path.exists() else None)
     by_id = {c["id"]: c for c in zh_nb.cells}
@@ -227,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     changed = sync_all()
     for path in changed:
-        print(f"updated {path.relative_to(ROOT)}")
+        print(f"updated {_shown(path)}")
     if not changed:
         print("zh_sync: nothing to change")
     return 0

@@ -135,7 +135,7 @@ def test_verify_arrays_catches_one_changed_pixel(synthetic: SyntheticMnist) -> N
     arrays = {key: value.copy() for key, value in synthetic.arrays.items()}
     mnist.verify_arrays(arrays, synthetic.md5)
     arrays["x_test"][3, 100] ^= 1
-    with pytest.raises(mnist.MnistChecksumError, match="t10k-images-idx3-ubyte"):
+    with pytest.raises(mnist.MnistChecksumError, match="t10k-images-idx3-ubyte(.|\n)*校验和不符"):
         mnist.verify_arrays(arrays, synthetic.md5)
 
 
@@ -368,6 +368,8 @@ def test_every_source_failing_explains_what_was_tried(tmp_path, synthetic, serve
     assert "404" in message
     assert "MNIST_DIR=/path" in message and "DLFS_DATA_HOME" in message
     assert "train-images-idx3-ubyte.gz" in message
+    chinese = message.splitlines()[-1]                    # the summary and the fix in Chinese
+    assert chinese.startswith("无法从任何来源获取 MNIST") and "MNIST_DIR=" in chinese and "DLFS_DATA_HOME" in chinese
     assert leftovers(tmp_path) == []
 
 
@@ -705,6 +707,18 @@ def test_bad_file_in_mnist_dir_is_named_with_its_path(tmp_path, synthetic, damag
     with pytest.raises(mnist.MnistUnavailableError) as caught:
         obtain(tmp_path / "cache", synthetic, mnist_dir=folder)
     assert_names_file_safely(str(caught.value), bad)
+    # what went wrong with the file, in Chinese too, indented under its source in the list
+    expected = "    校验和不符" if damage is BAD_GZ_FILES["wrong content"] else "    文件已损坏或下载不完整"
+    assert any(line.startswith(expected) for line in str(caught.value).splitlines()), str(caught.value)
+
+
+def test_partial_download_is_reported_in_both_languages(tmp_path, synthetic, serve) -> None:
+    dropping = serve(gz_files(synthetic.gz), mode="drop")
+    with pytest.raises(mnist.MnistUnavailableError) as caught:
+        obtain(tmp_path, synthetic, mirrors=[dropping.url])
+    lines = str(caught.value).splitlines()
+    at = next(i for i, line in enumerate(lines) if "connection closed after" in line)
+    assert lines[at].startswith(f"  - mirror {dropping.url}") and "下载不完整" in lines[at + 1]
 
 
 def test_mnist_dir_expands_the_home_folder(tmp_path, synthetic, monkeypatch) -> None:

@@ -241,6 +241,8 @@ def test_pixels_times_255_warn_once_per_network(mnist_images):
     assert issubclass(caught[0].category, UserWarning)
     msg = str(caught[0].message)
     assert "TwoLayerNet" in msg and "[0, 1]" in msg and "255" in msg
+    chinese = msg.splitlines()[-1]                       # the same advice in Chinese, on its own line
+    assert chinese.startswith("TwoLayerNet：") and "正规化" in chinese and "除以 255" in chinese
     assert len(_range_warnings(lambda: TwoLayerNet(784, 20, 10, seed=1).predict(raw[:10]))) == 1   # another net
 
 

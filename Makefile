@@ -1,5 +1,7 @@
 # dlfs-lab — every target creates what it needs (.venv, packages, MNIST) on first use and reuses it afterwards.
-#   make lab       start JupyterLab on notebooks/
+#   make lab       start JupyterLab on notebooks/00_start_here.ipynb, with the settings of jupyter/overrides.json
+#   make lab-zh    the Chinese edition: JupyterLab in Chinese on notebooks/zh/ (中文版)
+#   make zh-sync   copy code cells and outputs from notebooks/ into their Chinese twins in notebooks/zh/
 #   make test      unit tests + every notebook under nbval (quick mode), then make test-ui; the CI command
 #   make test-ui   browser tests: JupyterLab in the system Chromium (Playwright), sliders, make lab itself
 #   make data      fetch and verify MNIST into the local cache
@@ -11,31 +13,55 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 JOBS   ?= 2
 # Tests run JOBS pytest workers side by side: one BLAS thread each, so 2 workers x 2 threads never fight
 # over 2 cores (oversubscribed OpenBLAS threads can stall a small matrix product for seconds).
 TEST_ENV := DLFS_QUICK=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
-NOTEBOOKS := $(sort $(wildcard notebooks/ch*.ipynb))
+START_PAGE := notebooks/00_start_here.ipynb
+NOTEBOOKS := $(START_PAGE) $(sort $(wildcard notebooks/ch*.ipynb))
 
-.PHONY: lab test test-unit test-notebooks test-ui data execute weights bench clean venv
+.PHONY: lab test test-unit test-notebooks test-ui data execute weights bench clean venv lab-zh zh-sync
 
-venv: $(STAMP)
+venv: $(STAMP) $(LAB_OVERRIDES)
 
 # The venv is (re)built only when it is missing or pyproject.toml changed.
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -e ".[cluster]"
 	@touch $(STAMP)
 
-data: $(STAMP)
+# JupyterLab settings for this project (no news pop-up, widget state kept on save, wider name column in the
+# file browser): jupyter/overrides.json, copied into the venv (never into ~/.jupyter) whenever it changes.
+$(LAB_OVERRIDES): jupyter/overrides.json $(STAMP)
+	@mkdir -p $(@D)
+	cp jupyter/overrides.json $@
+
+data: $(STAMP) $(LAB_OVERRIDES)
 	$(PY) -m dataset.mnist
 
 # Jupyter refuses to run as root unless told; containers and CI often are root.
 LAB_FLAGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 lab: data
-	$(PY) -m jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks $(LAB_FLAGS)
+	$(PY) -m jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/$(START_PAGE) $(LAB_FLAGS)
+
+# The Chinese edition with JupyterLab's menus in Chinese (language pack jupyterlab-language-pack-zh-CN). The
+# locale is set in a user-settings folder of the project's own, so the reader's global settings stay as they are.
+ZH_SETTINGS ?= $(VENV)/share/jupyter/lab/user-settings-zh
+ZH_START := $(if $(wildcard notebooks/zh/00_start_here.ipynb),notebooks/zh/00_start_here.ipynb,notebooks/zh)
+
+lab-zh: data
+	@mkdir -p "$(ZH_SETTINGS)/@jupyterlab/translation-extension"
+	@echo '{"locale": "zh_CN"}' > "$(ZH_SETTINGS)/@jupyterlab/translation-extension/plugin.jupyterlab-settings"
+	$(PY) -m jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/$(ZH_START) \
+	    --LabApp.user_settings_dir="$(abspath $(ZH_SETTINGS))" $(LAB_FLAGS)
+
+# Code cells and their outputs come from the English notebooks; the Chinese Markdown is kept. What is left to
+# translate (or translated from an older English text): $(PY) scripts/zh_sync.py --check
+zh-sync: $(STAMP)
+	$(PY) scripts/zh_sync.py
 
 test: data
 	$(TEST_ENV) $(PY) -m pytest -n $(JOBS) --dist loadscope -m "not ui" \

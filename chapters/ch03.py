@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from chapters.figures import DIGIT_CMAP, Case, Exercise, Mistake, plot_probabilities, show_digits
+from chapters.figures import DIGIT_CMAP, Case, Exercise, Mistake, figure_memo, plot_probabilities, show_digits
 from common.config import WEIGHTS_DIR
 from common.functions import relu, sigmoid, softmax, step_function
 from common.networks import MultiLayerNet
@@ -52,33 +52,62 @@ def sigmoid_step_gap(gain: float, margin: float = 0.5) -> float:
     return float(sigmoid(np.array(-gain * margin)))
 
 
-def plot_activations(x_min: float = -6.0, x_max: float = 6.0, gain: float = 1.0) -> Figure:
+def plot_activations(x_min: float = -6.0, x_max: float = 6.0, gain: float = 1.0,
+                     fig: Figure | None = None) -> Figure:
     """Left: step, sigmoid and sigmoid(gain * x); right: ReLU, over x in [x_min, x_max].
 
     Prints one status line with the gain and how far the steep sigmoid still is from the step.
+    fig: a figure this function returned before (the slider panel passes it): its curves are redrawn in
+    place, far faster than a new figure.
     """
     if not x_min < x_max:
         raise ValueError(f"plot_activations: need x_min < x_max, got {x_min}, {x_max}")
     x = np.linspace(x_min, x_max, 601)                         # (601,)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.3))
-    ax1.plot(x, step_function(x), color="black", ls="--", label="step")
-    ax1.plot(x, sigmoid(x), color="tab:blue", label="sigmoid(x)")
-    if gain != 1.0:
-        ax1.plot(x, sigmoid(gain * x), color="tab:orange", label=f"sigmoid({gain:.3g} x)")
-    ax1.set_ylim(-0.1, 1.1)
-    ax1.set_xlabel("x")
-    ax1.set_ylabel("h(x)")
-    ax1.set_title("step and sigmoid")
-    ax1.legend(loc="upper left", fontsize=8)
-    ax2.plot(x, relu(x), color="tab:green", label="ReLU = np.maximum(0, x)")
-    ax2.set_xlabel("x")
-    ax2.set_ylabel("h(x)")
-    ax2.set_title("ReLU")
-    ax2.legend(loc="upper left", fontsize=8)
-    for ax in (ax1, ax2):
-        ax.axhline(0, color="0.8", lw=0.8, zorder=0)
-        ax.axvline(0, color="0.8", lw=0.8, zorder=0)
-    fig.tight_layout()
+    memo = figure_memo(fig) if fig is not None else {}
+    if memo.get("key") == "activations":
+        ax1, ax2 = memo["axes"]
+        for line, h in ((memo["step"], step_function), (memo["sigmoid"], sigmoid), (memo["relu"], relu)):
+            line.set_data(x, h(x))
+        steep, label = memo["steep"], f"sigmoid({gain:.3g} x)"
+        if steep is not None and gain == 1.0:
+            steep.remove()
+            steep = None
+        elif steep is None and gain != 1.0:
+            steep, = ax1.plot(x, sigmoid(gain * x), color="tab:orange", label=label)
+        if steep is not None:
+            steep.set_data(x, sigmoid(gain * x))
+        if (steep.get_label() if steep is not None else None) != memo["legend"]:   # the legend names the gain
+            if steep is not None:
+                steep.set_label(label)
+            ax1.legend(loc="upper left", fontsize=8)
+        memo.update(steep=steep, legend=steep.get_label() if steep is not None else None)
+        for ax in (ax1, ax2):
+            ax.relim()
+            ax.autoscale_view()
+    else:
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.3))
+        step_line, = ax1.plot(x, step_function(x), color="black", ls="--", label="step")
+        sigmoid_line, = ax1.plot(x, sigmoid(x), color="tab:blue", label="sigmoid(x)")
+        steep = None
+        if gain != 1.0:
+            steep, = ax1.plot(x, sigmoid(gain * x), color="tab:orange", label=f"sigmoid({gain:.3g} x)")
+        ax1.set_ylim(-0.1, 1.1)
+        ax1.set_xlabel("x")
+        ax1.set_ylabel("h(x)")
+        ax1.set_title("step and sigmoid")
+        ax1.legend(loc="upper left", fontsize=8)
+        relu_line, = ax2.plot(x, relu(x), color="tab:green", label="ReLU = np.maximum(0, x)")
+        ax2.set_xlabel("x")
+        ax2.set_ylabel("h(x)")
+        ax2.set_title("ReLU")
+        ax2.legend(loc="upper left", fontsize=8)
+        for ax in (ax1, ax2):
+            ax.axhline(0, color="0.8", lw=0.8, zorder=0)
+            ax.axvline(0, color="0.8", lw=0.8, zorder=0)
+        fig.tight_layout()
+        figure_memo(fig).update(key="activations", axes=(ax1, ax2), step=step_line, sigmoid=sigmoid_line,
+                                steep=steep, relu=relu_line,
+                                legend=steep.get_label() if steep is not None else None)
     print(f"gain {gain:.3g}: |sigmoid(gain*x) - step(x)| <= {sigmoid_step_gap(gain):.4g} for |x| >= 0.5")
     return fig
 
@@ -176,23 +205,36 @@ def accuracy_in_batches(params: Params, x: np.ndarray, t: np.ndarray, batch_size
     return accuracy_cnt / len(x)
 
 
-def plot_prediction(index: int, params: Params, images: np.ndarray, labels: np.ndarray) -> Figure:
+def plot_prediction(index: int, params: Params, images: np.ndarray, labels: np.ndarray,
+                    fig: Figure | None = None) -> Figure:
     """Test image ``index`` (images: (N, 784)), the network's probabilities, predicted vs true.
 
     Prints a status line such as ``index 0: true 7, predicted 7 (p=0.9945)``.
+    fig: a figure this function returned before (the slider panel passes it): image, bars and titles are
+    updated in place, far faster than a new figure.
     """
     index = int(index)
     if not 0 <= index < len(images):
         raise IndexError(f"index {index} out of range for {len(images)} images")
     probs = forward(params, images[index])                   # (10,)
     pred, true = int(np.argmax(probs)), int(labels[index])
-    fig, (ax_img, ax_bar) = plt.subplots(1, 2, figsize=(7, 2.8), gridspec_kw={"width_ratios": [1, 1.6]})
-    ax_img.imshow(images[index].reshape(28, 28), cmap=DIGIT_CMAP)
-    ax_img.set_title(f"#{index}: true {true}")
-    ax_img.axis("off")
     verdict = "correct" if pred == true else "WRONG"
-    plot_probabilities(probs, true_label=true, ax=ax_bar, title=f"predicted {pred} ({verdict})")
-    fig.tight_layout()
+    memo = figure_memo(fig) if fig is not None else {}
+    if memo.get("key") == "prediction" and probs.size == 10:
+        ax_img, ax_bar = memo["axes"]
+        memo["image"].set_data(images[index].reshape(28, 28))
+        memo["image"].autoscale()                             # as imshow does: the colour range of this image
+        ax_img.set_title(f"#{index}: true {true}")
+        ax_bar.clear()
+        plot_probabilities(probs, true_label=true, ax=ax_bar, title=f"predicted {pred} ({verdict})")
+    else:
+        fig, (ax_img, ax_bar) = plt.subplots(1, 2, figsize=(7, 2.8), gridspec_kw={"width_ratios": [1, 1.6]})
+        image = ax_img.imshow(images[index].reshape(28, 28), cmap=DIGIT_CMAP)
+        ax_img.set_title(f"#{index}: true {true}")
+        ax_img.axis("off")
+        plot_probabilities(probs, true_label=true, ax=ax_bar, title=f"predicted {pred} ({verdict})")
+        fig.tight_layout()
+        figure_memo(fig).update(key="prediction", axes=(ax_img, ax_bar), image=image)
     print(f"index {index}: true {true}, predicted {pred} (p={probs[pred]:.4f})")
     return fig
 

@@ -2,9 +2,10 @@
 
 - figures: :func:`axes_for`, :func:`plot_loss_curve`, :func:`plot_accuracy_curves`, :func:`show_digits`,
   :func:`plot_probabilities`
-- sliders: :func:`slider_panel` (a thin ``ipywidgets.interactive`` wrapper over a plain function:
-  the notebook calls the function once with its defaults, so the figure is saved and tested, then
-  offers the panel) and :func:`log_slider`
+- sliders: :func:`slider_panel` (a plain function with sliders, its figure redrawn in place: the
+  notebook calls the function once with its defaults, so the figure is saved and tested, then offers
+  the panel), :func:`log_slider`, :func:`described` (a widget's sentence for static pages); they live
+  in :mod:`chapters.panels`
 - timing: :func:`median_seconds`
 - reading and checking: :func:`show_source` (the book's code from ``common``, highlighted) and
   :func:`expect` (a claim checked and printed as a sentence: ``✓ test accuracy 0.9719 ≥ 0.97``)
@@ -23,6 +24,7 @@ import inspect
 import re
 import time
 import warnings
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -30,6 +32,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import LogFormatterSciNotation
 
 from common.util import smooth_curve
 
@@ -121,42 +124,71 @@ def plot_probabilities(probs: np.ndarray, true_label: int | None = None, ax: Axe
 
 
 def slider_panel(func: Callable[..., Any], continuous_update: bool = True, **controls: Any):
-    """Return an ``ipywidgets.interactive`` panel calling ``func(**values)`` and showing its figure.
+    """A panel of controls over ``func`` that redraws its figure in place: see :func:`chapters.panels.slider_panel`.
 
-    controls: ipywidgets abbreviations — ``(min, max, step)`` for a slider, a list for a dropdown, a
-    bool for a checkbox, a fixed value with ``ipywidgets.fixed(v)`` — or widget objects.
-    continuous_update=False re-runs only when a slider is released (use it for callbacks that train).
+    ``slider_panel(plot_decision_line, w1=(-1.0, 1.0, 0.1), ...)``; continuous_update=False redraws on release
+    (for callbacks that train).
     """
-    import ipywidgets as widgets
+    from chapters.panels import slider_panel as panel
 
-    def update(**kwargs: Any) -> None:
-        result = func(**kwargs)
-        if result is not None and not hasattr(result, "savefig"):
-            print(result)
-        plt.show()
-
-    # ipywidgets reads the callback's signature: expose exactly the controlled parameters, with the
-    # function's own defaults, so each slider starts where the plain call of the function does.
-    defaults = {name: p.default for name, p in inspect.signature(func).parameters.items()}
-    update.__signature__ = inspect.Signature([
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=defaults.get(name, inspect.Parameter.empty))
-        for name in controls])
-    panel = widgets.interactive(update, **controls)
-    if not continuous_update:
-        for child in panel.children:
-            if hasattr(child, "continuous_update"):
-                child.continuous_update = False
-    panel.layout.border = "1px solid #ddd"
-    return panel
+    return panel(func, continuous_update, **controls)
 
 
 def log_slider(description: str, value: float, min_exp: float, max_exp: float, step: float = 0.25,
                readout_format: str = ".3g"):
-    """A slider over 10**min_exp .. 10**max_exp (learning rates, weight scales, lambdas)."""
-    import ipywidgets as widgets
-    return widgets.FloatLogSlider(value=value, base=10, min=min_exp, max=max_exp, step=step,
-                                  description=description, readout_format=readout_format,
-                                  continuous_update=False)
+    """A slider over 10**min_exp .. 10**max_exp (learning rates, weight scales, lambdas): see
+    :func:`chapters.panels.log_slider`."""
+    from chapters.panels import log_slider as slider
+
+    return slider(description, value, min_exp, max_exp, step, readout_format)
+
+
+def described(widget: Any, sentence: str) -> Any:
+    """Give ``widget`` the sentence static pages show in its place: see :func:`chapters.panels.described`."""
+    from chapters.panels import described as describe
+
+    return describe(widget, sentence)
+
+
+_SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+class PlainLogFormatter(LogFormatterSciNotation):
+    """Log-axis tick labels like ``10⁻⁵`` and ``2×10⁻⁶`` in plain Unicode text instead of mathtext.
+
+    The same labels as matplotlib's default, but without the mathtext parser, which takes milliseconds
+    per new label: a log axis whose range moves with a slider (new exponents each time) redraws several
+    times faster. Use it as ``ax.yaxis.set_major_formatter(PlainLogFormatter())`` (and the minor one).
+    """
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        label = super().__call__(x, pos)
+        match = re.fullmatch(r"\$\\mathdefault\{(?:([\d.]+)\\times)?([\d.]+)\^\{(-?\d+)\}\}\$", label)
+        if not match:
+            return label.replace("$\\mathdefault{", "").replace("}$", "") if label.startswith("$") else label
+        factor, base, exponent = match.groups()
+        return f"{factor + '×' if factor else ''}{base}{exponent.translate(_SUPERSCRIPT)}"
+
+
+def plain_log_labels(ax: Axes, axis: str = "y") -> None:
+    """Give a log ``axis`` ("x", "y" or "both") of ``ax`` :class:`PlainLogFormatter` labels, major and minor."""
+    for name in ("x", "y") if axis == "both" else (axis,):
+        target = ax.xaxis if name == "x" else ax.yaxis
+        target.set_major_formatter(PlainLogFormatter())
+        target.set_minor_formatter(PlainLogFormatter(labelOnlyBase=False))
+
+
+_FIGURE_MEMOS: "weakref.WeakKeyDictionary[Figure, dict]" = weakref.WeakKeyDictionary()
+
+
+def figure_memo(fig: Figure) -> dict:
+    """A dict that lives as long as ``fig`` does: where a function's panel path keeps the artists it updates.
+
+    A panel passes a function the figure it returned last time (``fig=...``, see :func:`slider_panel`); the
+    function finds its artists here (``memo = figure_memo(fig); memo.get("key") == (what the layout
+    depends on)``) and updates them instead of drawing a new figure.
+    """
+    return _FIGURE_MEMOS.setdefault(fig, {})
 
 
 def median_seconds(fn: Callable[[], Any], repeats: int = 5,

@@ -21,6 +21,11 @@ and so is resuming with fewer ``epochs`` than the checkpoint has done. More epoc
 
 Divergence is never silent: a loss that turns NaN or inf, parameters that do, or a loss that explodes
 stop training with :class:`TrainingDiverged` (the rule is in :class:`Trainer`'s docstring).
+
+Watching and stopping: a program that shows training as it runs (``chapters.live.watch`` in the
+notebooks) appends to ``iteration_callbacks`` / ``epoch_callbacks`` and calls ``stop()``; this module
+imports nothing of it. A stopped run keeps its parameters and its history (``History.stopped``), and
+``train()`` called again continues where it stopped.
 """
 from __future__ import annotations
 
@@ -53,10 +58,11 @@ class History:
     train_acc: list[float] = field(default_factory=list)    # one value per epoch
     test_acc: list[float] = field(default_factory=list)     # one value per epoch
     seconds: float = 0.0                                    # wall time of train()
+    stopped: bool = False                                   # True if stop() ended train() before its last epoch
 
     def as_dict(self) -> dict[str, Any]:
         return {"train_loss": self.train_loss, "epoch_loss": self.epoch_loss, "train_acc": self.train_acc,
-                "test_acc": self.test_acc, "seconds": self.seconds}
+                "test_acc": self.test_acc, "seconds": self.seconds, "stopped": self.stopped}
 
 
 class TrainingDiverged(FloatingPointError):
@@ -90,12 +96,21 @@ class Trainer:
     augment: optional ``augment(x_batch, rng) -> x_batch`` applied to every training mini-batch
              (e.g. ``chapters.ch08.augment.shift_and_rotate``); it draws from the trainer's generator, so
              checkpoints restore it too.
-    on_epoch_end: optional ``callback(trainer)`` after each epoch's evaluation (logging).
+    on_iteration: optional ``callback(trainer, iteration, loss)`` after each update; ``iteration`` counts
+             the updates done so far (1, 2, ...), ``loss`` is that mini-batch's loss.
+    on_epoch_end: optional ``callback(trainer)`` after each epoch's evaluation (logging); the epoch's
+             accuracies are then ``trainer.history.train_acc[-1]`` and ``test_acc[-1]``.
     checkpoint_path: an ``.npz`` file to checkpoint to (None: no checkpoints);
     checkpoint_every: also checkpoint every this many iterations (None: only at epoch ends);
     resume: if the checkpoint file exists, continue from it instead of starting afresh.
     stop_on_divergence: stop when the loss explodes (the rule below); False only for experiments that
              study divergence. NaN or inf always stops training.
+
+    More callbacks can be appended to the lists ``iteration_callbacks`` and ``epoch_callbacks`` at any time.
+    ``stop()``, called from a callback or from another thread, ends ``train()`` after the current update:
+    the parameters and the history so far are kept (``history.stopped`` is True; no evaluation is made for
+    the unfinished epoch), a checkpoint is written if there is a ``checkpoint_path``, and calling
+    ``train()`` again continues from there.
 
     Before any training the arguments are checked (whole numbers where counts are meant, an optimizer
     name or object, no empty set, no NaN or inf in the data), and so are x_test and x_train against the
@@ -126,7 +141,8 @@ class Trainer:
                  evaluate_sample_num_per_epoch: int | None = None, seed: int = 0, progress: bool = True,
                  checkpoint_path: str | os.PathLike | None = None, checkpoint_every: int | None = None,
                  resume: bool = False, augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
-                 on_epoch_end: Callable[["Trainer"], None] | None = None, stop_on_divergence: bool = True) -> None:
+                 on_epoch_end: Callable[["Trainer"], None] | None = None, stop_on_divergence: bool = True,
+                 on_iteration: Callable[["Trainer", int, float], None] | None = None) -> None:
         _whole("epochs", epochs, 0)
         _whole("mini_batch_size", mini_batch_size, 1)
         _whole("evaluate_sample_num_per_epoch", evaluate_sample_num_per_epoch, 1, none_ok=True)
@@ -145,7 +161,10 @@ class Trainer:
         self.rng = np.random.default_rng(seed)
         self.progress = progress
         self.augment = augment
-        self.on_epoch_end = on_epoch_end
+        self.iteration_callbacks: list[Callable[[Trainer, int, float], None]] = \
+            [on_iteration] if on_iteration else []
+        self.epoch_callbacks: list[Callable[[Trainer], None]] = [on_epoch_end] if on_epoch_end else []
+        self.stop_requested = False        # set by stop(); train() ends after the current update
         self.stop_on_divergence = stop_on_divergence
         self._chance_loss = math.log(max(2, self._check_targets()))
         self._lowest_mean = math.inf         # lowest mean of the last DIVERGENCE_WINDOW losses
@@ -213,7 +232,10 @@ class Trainer:
         return TrainingDiverged(
             f"training diverged at iteration {self.current_iter} (epoch {self.epoch + 1}): {what} "
             f"(optimizer {type(self.optimizer).__name__}, lr={lr}). Try a smaller learning rate (e.g. lr/10), "
-            f"a smaller initial weight scale, or check that the input is normalised.")
+            f"a smaller initial weight scale, or check that the input is normalised.\n"
+            f"训练发散，在第 {self.current_iter} 次迭代（第 {self.epoch + 1} 个 epoch）停止：损失或参数变成了 NaN/无穷大，"
+            f"或者损失急剧增大（{type(self.optimizer).__name__}，lr={lr}）。请试试更小的学习率（例如 lr/10）、"
+            f"更小的权重初始值，或者检查输入是否已经正规化。")
 
     def _check_loss(self, loss: float) -> None:
         """Stop on a NaN/inf loss, or on a loss that exploded (the rule in the class docstring)."""
@@ -236,6 +258,10 @@ class Trainer:
             if bad:
                 raise self._diverged(f"parameter {key!r} holds {bad} NaN or inf values")
 
+    def stop(self) -> None:
+        """Ask ``train()`` to end after the update it is doing now, keeping parameters and history."""
+        self.stop_requested = True
+
     def evaluate(self) -> tuple[float, float]:
         """(train accuracy, test accuracy) on the evaluation subsets."""
         net = self.network
@@ -250,12 +276,15 @@ class Trainer:
         total = self.epochs * self.iter_per_epoch
         bar = tqdm(total=total, initial=self.current_iter, disable=not self.progress, desc="training", unit="it",
                    leave=False)
+        self.history.stopped = False
         try:
-            while self.epoch < self.epochs:
+            while self.epoch < self.epochs and not self.stop_requested:
                 if self._order is None:
                     self._order = self.rng.permutation(len(self.x_train))
                 done_in_epoch = self.current_iter - self.epoch * self.iter_per_epoch
                 for i in range(done_in_epoch, self.iter_per_epoch):
+                    if self.stop_requested:
+                        break
                     idx = self._order[i * self.batch_size:(i + 1) * self.batch_size]
                     x_batch = self.x_train[idx]
                     if self.augment is not None:
@@ -265,11 +294,15 @@ class Trainer:
                     self.current_iter += 1
                     self._check_loss(loss)
                     bar.update(1)
+                    for callback in self.iteration_callbacks:
+                        callback(self, self.current_iter, loss)
                     if (self.checkpoint_every and self.current_iter % self.checkpoint_every == 0
                             and i + 1 < self.iter_per_epoch):
                         self._check_parameters()
                         self.history.seconds = time.perf_counter() - start
                         self.save_checkpoint()
+                if self.stop_requested and self.current_iter < (self.epoch + 1) * self.iter_per_epoch:
+                    break                      # stopped inside the epoch: it gets no evaluation
                 self._check_parameters()
                 epoch_losses = self.history.train_loss[self.epoch * self.iter_per_epoch:]
                 self.history.epoch_loss.append(float(np.mean(epoch_losses)))
@@ -280,10 +313,16 @@ class Trainer:
                 self._order = None
                 self.history.seconds = time.perf_counter() - start
                 self.save_checkpoint()
-                if self.on_epoch_end is not None:
-                    self.on_epoch_end(self)
+                for callback in self.epoch_callbacks:
+                    callback(self)
                 bar.set_postfix(epoch=self.epoch, loss=f"{epoch_losses[-1]:.3f}", test_acc=f"{test_acc:.3f}")
+            if self.stop_requested and self.epoch < self.epochs:
+                self.history.stopped = True
+                self._check_parameters()
+                self.history.seconds = time.perf_counter() - start
+                self.save_checkpoint()         # resume=True (or train() again) continues from here
         finally:
+            self.stop_requested = False
             bar.close()
             self.history.seconds = time.perf_counter() - start
             if lock is not None:

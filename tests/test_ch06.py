@@ -141,6 +141,39 @@ def test_histogram_figures_and_explorer_status(capsys):
     assert ex.std_label(0.01) == "std=0.01" and ex.std_label("xavier") == "Xavier"
 
 
+def test_histogram_explorer_updates_its_figure_in_place(capsys):
+    def content(f):
+        return ([ax.patches[0].get_data().values.tolist() for ax in f.axes], [ax.get_title() for ax in f.axes],
+                [ax.get_xlim() + ax.get_ylim() for ax in f.axes], f.get_suptitle(), f.get_supxlabel(),
+                f.subplotpars.to_dict())
+
+    fig = ex.activation_histogram_explorer("sigmoid", 0.01)
+    fig.canvas.draw()                                         # as the panel shows it
+    before = content(fig)
+    for activation, std in [("sigmoid", 1.0), ("sigmoid", 0.3), ("tanh", 0.1), ("relu", 0.25)]:
+        again = ex.activation_histogram_explorer(activation, std, fig=fig)
+        assert again is fig and len(fig.axes) == 5
+        assert content(fig) == content(ex.activation_histogram_explorer(activation, std))   # what a new one shows
+        assert not fig.stale                                  # drawn (blitted): the panel shows it as it is
+        blitted = np.asarray(fig.canvas.buffer_rgba()).copy()
+        fig.canvas.draw()                                     # a full draw (savefig) draws the same picture
+        assert np.array_equal(blitted, np.asarray(fig.canvas.buffer_rgba()))
+    assert content(fig) != before and fig.get_supxlabel() == "relu output"
+    assert capsys.readouterr().out.splitlines()[-1].startswith("relu, std=0.25")
+
+
+def test_hidden_activations_keep_their_random_draws_across_calls():
+    a = ex.hidden_activations("tanh", 0.5, n_layers=3, n_samples=50)
+    b = ex.hidden_activations("tanh", 0.5, n_layers=3, n_samples=50)
+    assert np.array_equal(a, b) and a is not b
+    a[:] = 0                                                  # the caller's copy: the kept draws stay put
+    rng = np.random.default_rng(0)                            # the book's order: the input, then W1, W2, W3
+    x = rng.standard_normal((50, 100))
+    for _ in range(3):
+        x = np.tanh(x @ (0.5 * rng.standard_normal((100, 100))))
+    assert np.array_equal(ex.hidden_activations("tanh", 0.5, n_layers=3, n_samples=50)[-1], x)
+
+
 def test_histogram_titles_give_the_share_beyond_the_axis_rounded_down():
     titles = [ax.get_title() for ax in ex.plot_activation_histograms("relu", stds=(1.0,), n_layers=5).axes]
     assert titles[0].startswith("std=1: layer 1 (") and titles[0].endswith("% > 3)")

@@ -125,6 +125,26 @@ def test_plot_shift_test_status(capsys):
     assert len(fig.axes) == 6
 
 
+def test_plot_shift_test_updates_its_figure_in_place(capsys):
+    def content(f):
+        return ([ax.images[0].get_array().tolist() for ax in f.axes], [ax.get_title() for ax in f.axes])
+
+    fig = plot_shift_test(_digits(), index=0)
+    fig.canvas.draw()                                         # as the panel shows it
+    before = content(fig)
+    for kw in [dict(index=1), dict(index=2), dict(index=2, dy=1, dx=-2), dict(index=0, dy=1, dx=-2)]:
+        again = plot_shift_test(_digits(), fig=fig, **kw)
+        assert again is fig and len(fig.axes) == 6
+        assert content(fig) == content(plot_shift_test(_digits(), **kw))     # what a new figure shows
+        assert not fig.stale                                  # drawn (blitted): the panel shows it as it is
+        blitted = np.asarray(fig.canvas.buffer_rgba()).copy()
+        fig.canvas.draw()                                     # a full draw (savefig) draws the same picture
+        assert np.array_equal(blitted, np.asarray(fig.canvas.buffer_rgba()))
+    assert content(fig) != before and fig.axes[1].get_title() == "shifted (1, -2)"
+    assert plot_shift_test(_digits(), index=0, size=4, fig=fig) is not fig      # another pooled size: a new one
+    assert capsys.readouterr().out.splitlines()[-1].startswith("shift (0, 1), 4x4 max pool")
+
+
 def test_im2col_patches_picture(capsys):
     fig = plot_im2col_patches(patch=1)
     out = capsys.readouterr().out.strip()

@@ -375,6 +375,25 @@ def test_gradient_vanishes_in_plain_sigmoid_net_but_not_with_skips():
     assert len(fig.axes[0].lines) == 2
 
 
+def test_plot_gradient_norms_updates_its_figure_in_place(capsys):
+    rng = np.random.default_rng(0)
+    x, t = rng.random((16, 12)), rng.integers(0, 10, 16)
+
+    def content(f):
+        ax = f.axes[0]
+        return ([line.get_xydata().tolist() for line in ax.lines], ax.get_title(), ax.get_xlim() + ax.get_ylim(),
+                [label.get_text() for label in ax.yaxis.get_majorticklabels()], f.subplotpars.to_dict())
+
+    fig = plot_gradient_norms(x, t, depth=6, width=8)
+    before = content(fig)
+    for kw in [dict(depth=12), dict(depth=12, branch_scale=0.3), dict(depth=4, activation="relu", weight_init="he")]:
+        again = plot_gradient_norms(x, t, width=8, status=True, fig=fig, **kw)
+        assert again is fig and len(fig.axes) == 1 and len(fig.axes[0].lines) == 2
+        assert content(fig) == content(plot_gradient_norms(x, t, width=8, **kw))   # what a new figure shows
+    assert content(fig) != before and fig.axes[0].get_title() == "4 blocks, relu, he init"
+    assert capsys.readouterr().out.count("smallest/largest block gradient") == 3
+
+
 def test_plot_gradient_norms_prints_its_status_only_on_request(capsys):
     rng = np.random.default_rng(0)
     x, t = rng.random((8, 5)), rng.integers(0, 10, 8)

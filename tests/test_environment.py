@@ -47,7 +47,7 @@ def test_environment_yml_basics():
     text = (ROOT / "environment.yml").read_text()
     assert re.search(r"^name: lab$", text, re.M)
     assert re.search(r"^  - python=3\.12$", text, re.M)
-    assert re.search(r"^      - -e \.$", text, re.M)
+    assert re.search(r'^      - -e "?\.(\[cluster\])?"?$', text, re.M)   # the project itself (with the Dask extra)
 
 
 def test_required_packages_are_declared():

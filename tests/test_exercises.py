@@ -16,8 +16,9 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from chapters import ch02, ch03, ch04
+from chapters import ch02, ch03
 from chapters.ch02 import AND, NAND, OR
+from chapters.ch04 import exercises as ch04
 from chapters.ch05 import exercises as ch05
 from chapters.ch06 import exercises as ch06
 from chapters.ch07 import exercises as ch07

@@ -110,6 +110,8 @@ def test_trainer_stops_when_the_loss_explodes(mnist_subset, dtype, optimizer, lr
     msg = str(info.value)
     assert "diverged" in msg and f"iteration {tr.current_iter}" in msg and f"lr={lr}" in msg
     assert "smaller learning rate" in msg
+    # and a Chinese line for the reader of the Chinese edition, with the same iteration and learning rate
+    assert f"训练发散，在第 {tr.current_iter} 次迭代" in msg and f"lr={lr}）" in msg and "更小的学习率" in msg
     assert tr.epoch == 0 and tr.current_iter < 10            # stopped within a few iterations, not after 5 epochs
 
 
@@ -254,3 +256,76 @@ def test_trainer_checks_the_test_inputs_fit_the_network_before_training():
     x, t = _small()
     with pytest.raises(ValueError, match=r"x_test.*\(1, 5\).*\(4, 5\)|x_test"):
         Trainer(TwoLayerNet(4, 5, 3, seed=0), x, t, np.ones((10, 5)), t[:10], epochs=1, progress=False)
+
+
+# ---- watching and stopping (the hook chapters.live.watch uses) ------------------------------------
+def _tiny_trainer(epochs=3, **kwargs):
+    """300 MNIST-like random samples in batches of 50: 6 updates per epoch."""
+    rng = np.random.default_rng(0)
+    x, t = rng.random((300, 20)), rng.integers(0, 4, 300)
+    net = TwoLayerNet(20, 8, 4, seed=0)
+    return Trainer(net, x, t, x[:60], t[:60], epochs=epochs, mini_batch_size=50, optimizer=SGD(lr=0.1),
+                   seed=0, progress=False, **kwargs)
+
+
+def test_trainer_calls_iteration_and_epoch_callbacks_in_order():
+    events = []
+    tr = _tiny_trainer(on_iteration=lambda trainer, it, loss: events.append(("it", it, loss)),
+                       on_epoch_end=lambda trainer: events.append(("epoch", trainer.epoch,
+                                                                   trainer.history.test_acc[-1])))
+    tr.iteration_callbacks.append(lambda trainer, it, loss: events.append(("second", it)))
+    h = tr.train()
+    its = [e for e in events if e[0] == "it"]
+    assert [e[1] for e in its] == list(range(1, 19))                 # 3 epochs x 6 updates, counted from 1
+    assert [e[2] for e in its] == h.train_loss                       # the loss of each update, as recorded
+    assert [e[1] for e in events if e[0] == "second"] == list(range(1, 19))
+    epochs = [e for e in events if e[0] == "epoch"]
+    assert [e[1] for e in epochs] == [1, 2, 3] and [e[2] for e in epochs] == h.test_acc
+    assert events.index(("epoch", 1, h.test_acc[0])) == 12           # after update 6 (and its 'second'), before 7
+    assert h.stopped is False
+
+
+def test_trainer_stop_ends_after_the_current_update_and_keeps_everything():
+    tr = _tiny_trainer(epochs=3)
+    before = {k: v.copy() for k, v in tr.network.params.items()}
+    tr.iteration_callbacks.append(lambda trainer, it, loss: trainer.stop() if it == 8 else None)
+    h = tr.train()
+    assert h is tr.history and h.stopped is True
+    assert tr.current_iter == 8 and len(h.train_loss) == 8
+    assert len(h.train_acc) == len(h.test_acc) == len(h.epoch_loss) == 1      # epoch 2 unfinished: no evaluation
+    assert tr.epoch == 1 and tr.stop_requested is False                               # the request was used up
+    assert any(not np.array_equal(before[k], v) for k, v in tr.network.params.items())
+    # train() again continues where it stopped, and ends exactly where an uninterrupted run ends
+    h2 = tr.train()
+    full = _tiny_trainer(epochs=3).train()
+    assert h2.stopped is False and tr.current_iter == 18
+    assert h2.train_loss == full.train_loss and h2.test_acc == full.test_acc
+
+
+def test_trainer_stop_from_another_thread_is_honoured(tmp_path):
+    import threading
+    tr = _tiny_trainer(epochs=200, checkpoint_path=tmp_path / "run.npz")
+    started = threading.Event()
+    tr.iteration_callbacks.append(lambda trainer, it, loss: started.set())
+    stopper = threading.Thread(target=lambda: (started.wait(10), tr.stop()))
+    stopper.start()
+    h = tr.train()
+    stopper.join()
+    assert h.stopped is True and 1 <= tr.current_iter < 200 * 6
+    resumed = _tiny_trainer(epochs=200, checkpoint_path=tmp_path / "run.npz", resume=True)
+    assert resumed.current_iter == tr.current_iter                    # the stop wrote a checkpoint
+    assert resumed.history.train_loss == h.train_loss
+
+
+def test_trainer_stop_at_an_epochs_last_update_evaluates_that_epoch():
+    tr = _tiny_trainer(epochs=3)
+    tr.iteration_callbacks.append(lambda trainer, it, loss: trainer.stop() if it == 6 else None)
+    h = tr.train()
+    assert h.stopped is True and tr.current_iter == 6 and len(h.test_acc) == 1 == tr.epoch
+
+
+def test_trainer_stop_during_the_last_update_is_a_finished_run():
+    tr = _tiny_trainer(epochs=2)
+    tr.iteration_callbacks.append(lambda trainer, it, loss: trainer.stop() if it == 12 else None)
+    h = tr.train()
+    assert h.stopped is False and len(h.test_acc) == 2

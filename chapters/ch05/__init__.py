@@ -11,6 +11,8 @@ Book sections:
            :func:`swap_affine_layers`; and why backprop wins: :func:`time_gradients` (the measured
            speed-up next to the one the count of forward passes predicts).
 - Q&A      does our backprop agree with a framework? :func:`compare_with_torch` (optional PyTorch).
+- 5.7.4    the training run as a function of its batch size and learning rate, :func:`train_two_layer_net`
+           (drawn live with ``view``; the control panel: ``chapters.training_panels.two_layer_net_panel``).
 
 A graph is a set of nodes placed by hand on a grid and a list of edges. Every edge carries two
 labels: the forward value above it (black, left to right) and the backward gradient below it (red,
@@ -31,6 +33,8 @@ from matplotlib.figure import Figure
 from chapters.figures import axes_for, median_seconds
 from common.functions import labels_from_targets
 from common.layers import AddLayer, Affine, MulLayer, Relu, Sigmoid
+from common.networks import TwoLayerNet
+from common.trainer import History, Trainer
 
 FORWARD_COLOR = "black"
 BACKWARD_COLOR = "tab:red"
@@ -406,6 +410,27 @@ def compare_with_torch(net: Any, x: np.ndarray, t: np.ndarray) -> dict[str, floa
     for key, p in params.items():
         result[key] = float(np.max(np.abs(p.grad.numpy() - np.asarray(ours_grads[key], dtype=np.float64))))
     return result
+
+
+# =============================================================================================
+# 5.7.4 The training run as a control
+# =============================================================================================
+def train_two_layer_net(x_train: np.ndarray, t_train: np.ndarray, x_test: np.ndarray, t_test: np.ndarray,
+                        batch_size: int = 100, lr: float = 0.1, epochs: int = 5, hidden_size: int = 50, seed: int = 0,
+                        view: Any = None) -> tuple[History, TwoLayerNet]:
+    """5.7.4's run with another batch size or learning rate: TwoLayerNet(784, hidden_size, 10) in float32,
+    SGD, accuracies on up to 10,000 images of each set after every epoch; the same seed, the same run.
+
+    x_*: (N, 784) images, t_*: (N,) labels or (N, 10) one-hot. view: a ``chapters.live.LiveTraining`` to
+    draw the run into (its Stop ends the run early; the history says so). Returns (history, network).
+    """
+    from chapters.live import watch
+    net = TwoLayerNet(x_train.shape[1], hidden_size, 10, dtype=np.float32, seed=seed)
+    trainer = Trainer(net, x_train, t_train, x_test, t_test, epochs=epochs, mini_batch_size=batch_size,
+                      optimizer="sgd", optimizer_param={"lr": lr}, evaluate_sample_num_per_epoch=10_000,
+                      seed=seed, progress=False)
+    history = trainer.train() if view is None else watch(trainer, view=view, label=f"batch {batch_size}, lr {lr:.3g}")
+    return history, net
 
 
 # the exercises live in their own module; they are part of this chapter's interface

@@ -13,17 +13,25 @@ Book sections:
 - 6.3.2         Batch Normalization vs none across weight scales
 - 6.4           overfitting, weight decay (L2, and L1 for comparison) and dropout runs
 - 6.5           validation split, random search and random-vs-grid search
+
+Every training experiment takes an optional ``view`` (a ``chapters.live.LiveTraining``): given one, each
+run is drawn into it while it trains (one line per run), so a reader sees a long cell progress. The
+results do not depend on it. :func:`optimizer_run` is one run of 6.1.8 (its control panel:
+``chapters.training_panels.optimizer_panel``).
 """
 from __future__ import annotations
 
+import concurrent.futures
+import functools
 from typing import Any, Callable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure, SubplotParams
 
-from chapters.figures import axes_for
+from chapters.figures import axes_for, figure_memo
+from chapters.live import LiveTraining, watch
 from common.functions import relu, sigmoid
 from common.layers import Affine, BatchNormalization, Dropout
 from common.networks import MultiLayerNet, MultiLayerNetExtend, init_scale
@@ -36,10 +44,11 @@ from common.util import smooth_curve
 # Training for a fixed number of iterations (6.1.8, 6.2.4)
 # =============================================================================================
 def train_iterations(network: Any, optimizer: Any, x: np.ndarray, t: np.ndarray, iters: int,
-                     batch_size: int = 128, seed: int = 0) -> np.ndarray:
+                     batch_size: int = 128, seed: int = 0, view: LiveTraining | None = None) -> np.ndarray:
     """The book's loop: ``iters`` updates, each on a random mini-batch drawn with replacement.
 
-    x: (N, D) inputs, t: (N,) labels. Returns the training loss of each mini-batch, shape (iters,).
+    x: (N, D) inputs, t: (N,) labels. Returns the training loss of each mini-batch, shape (iters,), or
+    fewer if ``view``'s Stop ended the loop early.
     """
     rng = np.random.default_rng(seed)
     losses = np.empty(iters)
@@ -50,6 +59,10 @@ def train_iterations(network: Any, optimizer: Any, x: np.ndarray, t: np.ndarray,
         losses[i] = float(loss)
         if not np.isfinite(losses[i]):
             raise FloatingPointError(f"train_iterations: loss became {losses[i]} at iteration {i}")
+        if view is not None:
+            view.record_loss(losses[i])
+            if view.stop_requested:
+                return losses[:i + 1]
     return losses
 
 
@@ -65,7 +78,7 @@ BOOK_MNIST_OPTIMIZERS: dict[str, tuple[str, dict]] = {
 def compare_optimizers(x: np.ndarray, t: np.ndarray, iters: int,
                        optimizers: dict[str, tuple[str, dict]] | None = None,
                        hidden: Sequence[int] = (100, 100, 100, 100), batch_size: int = 128, seed: int = 0,
-                       dtype: Any = np.float32) -> dict[str, np.ndarray]:
+                       dtype: Any = np.float32, view: LiveTraining | None = None) -> dict[str, np.ndarray]:
     """Train one identical ReLU net (He init, same seed) per optimizer on the same mini-batches.
 
     optimizers: label -> (name, kwargs) for ``make_optimizer`` (default: the book's four).
@@ -75,14 +88,16 @@ def compare_optimizers(x: np.ndarray, t: np.ndarray, iters: int,
     curves = {}
     for label, (name, kwargs) in optimizers.items():
         net = MultiLayerNet(x.shape[1], hidden, 10, activation="relu", weight_init_std="he", dtype=dtype, seed=seed)
-        curves[label] = train_iterations(net, make_optimizer(name, **kwargs), x, t, iters, batch_size, seed)
+        if view is not None:
+            view.start_run(label, iters)
+        curves[label] = train_iterations(net, make_optimizer(name, **kwargs), x, t, iters, batch_size, seed, view)
     return curves
 
 
 def compare_weight_inits(x: np.ndarray, t: np.ndarray, iters: int, inits: dict[str, float | str] | None = None,
                          hidden: Sequence[int] = (100, 100, 100, 100), activation: str = "relu",
                          lr: float = 0.01, batch_size: int = 128, seed: int = 0,
-                         dtype: Any = np.float32) -> dict[str, np.ndarray]:
+                         dtype: Any = np.float32, view: LiveTraining | None = None) -> dict[str, np.ndarray]:
     """The book's 6.2.4: the same net and SGD(lr), one run per initial weight scale.
 
     inits: label -> weight_init_std (a number, "xavier" or "he"). Returns label -> losses (iters,).
@@ -91,7 +106,9 @@ def compare_weight_inits(x: np.ndarray, t: np.ndarray, iters: int, inits: dict[s
     curves = {}
     for label, std in inits.items():
         net = MultiLayerNet(x.shape[1], hidden, 10, activation=activation, weight_init_std=std, dtype=dtype, seed=seed)
-        curves[label] = train_iterations(net, make_optimizer("sgd", lr=lr), x, t, iters, batch_size, seed)
+        if view is not None:
+            view.start_run(label, iters)
+        curves[label] = train_iterations(net, make_optimizer("sgd", lr=lr), x, t, iters, batch_size, seed, view)
     return curves
 
 
@@ -118,6 +135,20 @@ def plot_loss_comparison(curves: dict[str, np.ndarray], smooth: int = 31, title:
         ax.set_title(title)
     ax.legend()
     return fig
+
+
+def optimizer_run(x: np.ndarray, t: np.ndarray, optimizer: str = "sgd", lr: float = 0.01, iters: int = 2000,
+                  hidden: Sequence[int] = (100, 100, 100, 100), batch_size: int = 128, seed: int = 0,
+                  dtype: Any = np.float32, view: LiveTraining | None = None) -> np.ndarray:
+    """6.1.8 for one optimizer: the net and mini-batches of :func:`compare_optimizers`, ``iters`` updates.
+
+    optimizer: a name from ``common.optimizer`` ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam").
+    Returns the loss of each mini-batch, shape (iters,) (fewer if ``view``'s Stop ended it).
+    """
+    net = MultiLayerNet(x.shape[1], hidden, 10, activation="relu", weight_init_std="he", dtype=dtype, seed=seed)
+    if view is not None:
+        view.start_run(f"{optimizer}, lr {lr:.3g}", iters)
+    return train_iterations(net, make_optimizer(optimizer, lr=lr), x, t, iters, batch_size, seed, view)
 
 
 # =============================================================================================
@@ -147,15 +178,27 @@ def hidden_activations(activation: str, weight_init_std: float | str, n_layers: 
     if activation not in ACTIVATION_FUNCTIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATION_FUNCTIONS)}, got {activation!r}")
     h = ACTIVATION_FUNCTIONS[activation]
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((n_samples, n_nodes))
+    draws = _random_draws if seed is not None else _random_draws.__wrapped__    # seed None: new draws each call
+    x, unit_weights = draws(n_layers, n_nodes, n_samples, seed)
     std = init_scale(weight_init_std, n_nodes)
     out = np.empty((n_layers, n_samples, n_nodes))
-    for i in range(n_layers):
-        W = std * rng.standard_normal((n_nodes, n_nodes))
-        x = h(x @ W)
+    for i, z in enumerate(unit_weights):
+        x = h(x @ (std * z))
         out[i] = x
     return out
+
+
+@functools.lru_cache(maxsize=8)
+def _random_draws(n_layers: int, n_nodes: int, n_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The input (n_samples, n_nodes) and the std-1 weights (n_layers, n_nodes, n_nodes) of
+    :func:`hidden_activations`, in the order it always drew them; kept (read-only), since a slider over the
+    weight scale or the activation changes neither."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n_samples, n_nodes))
+    weights = np.array([rng.standard_normal((n_nodes, n_nodes)) for _ in range(n_layers)]
+                       ).reshape(n_layers, n_nodes, n_nodes)
+    x.flags.writeable = weights.flags.writeable = False
+    return x, weights
 
 
 def _off_range_note(off: float, hi: float) -> str:
@@ -166,20 +209,32 @@ def _off_range_note(off: float, hi: float) -> str:
     return f" ({np.floor(off * 1000) / 10:.1f}% > {hi:g})"
 
 
-def _histogram_row(axes: Sequence[Axes], acts: np.ndarray, activation: str, row_label: str | None) -> None:
-    """One histogram per layer on a fixed range; ReLU's exact zeros (the switched-off half) are left out
-    so that the shape of the rest stays visible, and the share of values beyond the range goes in the title."""
+def _layer_histogram(acts: np.ndarray, activation: str, title: str) -> tuple[np.ndarray, np.ndarray, str]:
+    """(counts (30,), edges (31,), title) of one layer's activations (any shape) on the fixed range;
+    ReLU's exact zeros left out, the share of values beyond the range added to the title."""
     lo, hi = HIST_RANGES[activation]
+    vals = acts.ravel()
+    if activation == "relu":
+        vals = vals[vals > 0]
+    counts, edges = np.histogram(vals, bins=30, range=(lo, hi))
+    off = float(np.mean((vals < lo) | (vals > hi))) if vals.size else 0.0
+    return counts, edges, title + _off_range_note(off, hi)
+
+
+def _histogram_row(axes: Sequence[Axes], acts: np.ndarray, activation: str, row_label: str | None) -> list:
+    """One histogram per layer on a fixed range; ReLU's exact zeros (the switched-off half) are left out
+    so that the shape of the rest stays visible, and the share of values beyond the range goes in the title.
+    Each histogram is one filled step outline (``ax.stairs``: one artist, drawn far faster than 30 bars);
+    returns them, one per axes."""
+    steps = []
     for i, ax in enumerate(axes):
-        vals = acts[i].ravel()
-        if activation == "relu":
-            vals = vals[vals > 0]
-        ax.hist(vals, bins=30, range=(lo, hi), color="tab:blue")
-        off = float(np.mean((vals < lo) | (vals > hi))) if vals.size else 0.0
+        name = f"layer {i + 1}" if row_label is None or i > 0 else f"{row_label}: layer 1"
+        counts, edges, title = _layer_histogram(acts[i], activation, name)
+        steps.append(ax.stairs(counts, edges, fill=True, color="tab:blue"))
         ax.set_yticks([])
         ax.tick_params(labelsize=7)
-        title = f"layer {i + 1}" if row_label is None or i > 0 else f"{row_label}: layer 1"
-        ax.set_title(title + _off_range_note(off, hi), fontsize=8)
+        ax.set_title(title, fontsize=8, y=1.0)         # y given: a fixed place, not one worked out at each draw
+    return steps
 
 
 def plot_activation_histograms(activation: str, stds: Sequence[float | str] = (1.0, 0.01, "xavier", "he"),
@@ -196,24 +251,78 @@ def plot_activation_histograms(activation: str, stds: Sequence[float | str] = (1
     return fig
 
 
-def activation_histogram_explorer(activation: str = "sigmoid", std: float = 0.01, n_layers: int = 5) -> Figure:
+def activation_histogram_explorer(activation: str = "sigmoid", std: float = 0.01, n_layers: int = 5,
+                                  fig: Figure | None = None) -> Figure:
     """Slider callback: histograms of the 5 layers for one activation and one weight std.
 
     Prints a status line such as ``sigmoid, std=0.01: layer-5 activations have spread 0.002008``
     (the standard deviation of the last layer's outputs: ~0 means every unit says the same).
+    fig: a figure this function returned before (the slider panel passes it): updated in place. Only the
+    histograms, their titles and the status line are drawn again, over a saved picture of the rest
+    (blitting), and the figure is left drawn and not stale, so the panel shows it without a full redraw;
+    a full draw (``savefig``) shows the same. A new activation also moves the axes' range and labels.
     """
     acts = hidden_activations(activation, std, n_layers)
-    fig, axes = plt.subplots(1, n_layers, figsize=(1.9 * n_layers, 2.4))
-    _histogram_row(axes, acts, activation, None)
     n = acts.shape[2]
     status = (f"{activation}, std={std:.3g} (Xavier {1 / np.sqrt(n):.3g}, He {np.sqrt(2 / n):.3g}): "
               f"layer-{n_layers} activations have spread {acts[-1].std():.4g}")
-    fig.suptitle(status, fontsize=9)
-    fig.supxlabel(f"{activation} output", fontsize=9)
-    fig.supylabel("number of values", fontsize=9)
-    fig.tight_layout()
+    memo = figure_memo(fig) if fig is not None else {}
+    if memo.get("n_layers") == n_layers:
+        hists = [_layer_histogram(acts[i], activation, f"layer {i + 1}") for i in range(n_layers)]
+        _update_histogram_explorer(fig, memo, activation, hists, status)
+    else:
+        fig, axes = plt.subplots(1, n_layers, figsize=(1.9 * n_layers, 2.4))
+        steps = _histogram_row(axes, acts, activation, None)
+        suptitle = fig.suptitle(status, fontsize=9)
+        fig.supxlabel(f"{activation} output", fontsize=9)
+        fig.supylabel("number of values", fontsize=9)
+        fig.tight_layout()
+        figure_memo(fig).update(n_layers=n_layers, activation=activation, axes=list(axes), steps=steps,
+                                suptitle=suptitle, background=None)
     print(status)
     return fig
+
+
+def _update_histogram_explorer(fig: Figure, memo: dict, activation: str, hists: list, status: str) -> None:
+    """The panel path of :func:`activation_histogram_explorer`: new counts, titles and status, drawn over
+    a saved picture of everything else (axes, ticks, labels: what ``std`` does not change)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    axes, steps = memo["axes"], memo["steps"]
+    for ax, step, (counts, edges, title) in zip(axes, steps, hists):
+        step.set_data(values=counts, edges=edges)
+        peak = max(int(counts.max()), 1)
+        ax.set_ylim(0, peak + peak * 0.05)              # what autoscale gives (5 % margin), without its search
+        ax.set_title(title, fontsize=8, y=1.0)
+    memo["suptitle"].set_text(status)
+    if memo["activation"] != activation:                     # another range: new limits, ticks, label, layout
+        for ax in axes:
+            ax.relim()
+            ax.autoscale_view(scaley=False)
+        fig.supxlabel(f"{activation} output", fontsize=9)
+        fig.subplots_adjust(**SubplotParams().to_dict())   # from where a new figure starts
+        fig.tight_layout()
+        memo.update(activation=activation, background=None)
+    if not isinstance(fig.canvas, FigureCanvasAgg):          # no pixels to blit into: a full draw shows it
+        return
+    canvas = fig.canvas
+    # drawn in the order a full draw uses: the fill, the bottom spine over it (the only one it touches: the
+    # limits leave 5 % margins), the title; the ticks point outwards, clear of the fill
+    changing = [(ax, artist) for ax, step in zip(axes, steps) for artist in (step, ax.spines["bottom"], ax.title)]
+    size = (fig.dpi, tuple(fig.bbox.size))
+    if memo["background"] is None or memo["background"][0] != size:
+        hidden = [artist for _, artist in changing] + [memo["suptitle"]]
+        for artist in hidden:
+            artist.set_visible(False)
+        canvas.draw()
+        memo["background"] = (size, canvas.copy_from_bbox(fig.bbox))
+        for artist in hidden:
+            artist.set_visible(True)
+    canvas.restore_region(memo["background"][1])
+    for ax, artist in changing:
+        ax.draw_artist(artist)
+    fig.draw_artist(memo["suptitle"])
+    fig.stale = False                                        # drawn: what the panel shows as it is
 
 
 def activation_spread_table(activations: Sequence[str] = ("sigmoid", "tanh", "relu"),
@@ -260,7 +369,7 @@ def weight_gradient_norms(network: Any, x: np.ndarray, t: np.ndarray) -> list[fl
 # 6.3.2 Batch Normalization across weight scales
 # =============================================================================================
 def train_epochs(network: Any, optimizer: Any, x: np.ndarray, t: np.ndarray, epochs: int,
-                 batch_size: int = 100, seed: int = 0) -> np.ndarray:
+                 batch_size: int = 100, seed: int = 0, view: LiveTraining | None = None) -> np.ndarray:
     """Epochs of shuffled mini-batches; returns the training accuracy after each epoch, shape (epochs,).
 
     A run whose loss overflows (inf or nan, e.g. a deep net without BN started with std = 1) is
@@ -277,7 +386,11 @@ def train_epochs(network: Any, optimizer: Any, x: np.ndarray, t: np.ndarray, epo
             if not np.isfinite(loss) or not all(np.all(np.isfinite(g)) for g in grads.values()):
                 return acc
             optimizer.update(network.params, grads)
+            if view is not None:
+                view.record_loss(loss)
         acc[e] = network.accuracy(x, t)
+        if view is not None:
+            view.record_epoch(train_acc=acc[e])
     return acc
 
 
@@ -285,7 +398,8 @@ def bn_weight_scale_experiment(x_train: np.ndarray, t_train: np.ndarray, x_test:
                                weight_scales: Sequence[float], epochs: int = 20,
                                hidden: Sequence[int] = (100, 100, 100, 100, 100), lr: float = 0.01,
                                batch_size: int = 100, seed: int = 0, dtype: Any = np.float32,
-                               last_layer_std: float | str | None = None) -> dict[str, np.ndarray]:
+                               last_layer_std: float | str | None = None,
+                               view: LiveTraining | None = None) -> dict[str, np.ndarray]:
     """The book's figure 6-19: SGD(lr) with and without BN, one pair of runs per weight scale.
 
     Every weight matrix starts with std = scale, except the output layer's when ``last_layer_std``
@@ -305,7 +419,10 @@ def bn_weight_scale_experiment(x_train: np.ndarray, t_train: np.ndarray, x_test:
             if last_layer_std is not None:
                 W = net.params[f"W{len(hidden) + 1}"]
                 W[...] = W / scale * init_scale(last_layer_std, W.shape[0])
-            acc = train_epochs(net, make_optimizer("sgd", lr=lr), x_train, t_train, epochs, batch_size, seed)
+            if view is not None:
+                view.start_run(f"W std {scale:.2g}, {'with' if use_bn else 'without'} BN",
+                               epochs * -(-len(x_train) // batch_size), -(-len(x_train) // batch_size), epochs)
+            acc = train_epochs(net, make_optimizer("sgd", lr=lr), x_train, t_train, epochs, batch_size, seed, view)
             res[f"{key}_train"][s] = acc
             res[f"{key}_test"][s] = net.accuracy(x_test, t_test) if np.isfinite(acc[-1]) else np.nan
     return res
@@ -344,7 +461,8 @@ def regularisation_run(x_train: np.ndarray, t_train: np.ndarray, x_test: np.ndar
                        weight_decay_lambda: float = 0.0, weight_decay_type: str = "l2",
                        use_dropout: bool = False, dropout_ratio: float = 0.5, dropout_mode: str = "book",
                        eval_samples: int | None = 1000, batch_size: int = 100, seed: int = 0,
-                       dtype: Any = np.float32) -> tuple[History, MultiLayerNetExtend]:
+                       dtype: Any = np.float32, view: LiveTraining | None = None,
+                       label: str = "") -> tuple[History, MultiLayerNetExtend]:
     """The book's 6.4 setting: a 7-layer ReLU net (He init) trained by SGD on a small training set.
 
     Accuracies are measured once per epoch on at most ``eval_samples`` samples of each set.
@@ -356,7 +474,7 @@ def regularisation_run(x_train: np.ndarray, t_train: np.ndarray, x_test: np.ndar
     trainer = Trainer(net, x_train, t_train, x_test, t_test, epochs=epochs, mini_batch_size=batch_size,
                       optimizer="sgd", optimizer_param={"lr": lr}, evaluate_sample_num_per_epoch=eval_samples,
                       seed=seed, progress=False)
-    return trainer.train(), net
+    return (trainer.train() if view is None else watch(trainer, view=view, label=label)), net
 
 
 def gap(history: History, last: int = 10) -> float:
@@ -466,31 +584,83 @@ def log_uniform(rng: np.random.Generator, low_exp: float, high_exp: float, size:
     return 10.0 ** rng.uniform(low_exp, high_exp, size)
 
 
-def random_search(x_train: np.ndarray, t_train: np.ndarray, x_val: np.ndarray, t_val: np.ndarray,
-                  n_trials: int, epochs: int, lr_exp: tuple[float, float] = (-6, -2),
-                  wd_exp: tuple[float, float] = (-8, -4), hidden: Sequence[int] = (100,) * 6,
-                  batch_size: int = 100, seed: int = 0, dtype: Any = np.float32) -> list[dict[str, float]]:
-    """The book's 6.5.3: sample lr and weight decay log-uniformly, train briefly, score on validation.
+def _search_trial(spec: dict[str, Any]) -> tuple[dict[str, float], History]:
+    """One trial of :func:`random_search`, in whichever process runs it (module-level, so it pickles by name).
 
-    Returns one dict per trial: lr, weight_decay, val_acc (last epoch), train_acc (last epoch),
-    diverged (True if the loss overflowed; its accuracies are then recorded as 0).
+    One BLAS thread, so n workers use n cores; the network and the Trainer's shuffling are seeded by
+    ``spec["seed"]``, so a trial gives the same numbers in any process. Returns (result row, History).
     """
-    rng = np.random.default_rng(seed)
-    trials = []
-    for k in range(n_trials):
-        lr = float(log_uniform(rng, *lr_exp))
-        wd = float(log_uniform(rng, *wd_exp))
-        net = MultiLayerNet(x_train.shape[1], hidden, 10, weight_decay_lambda=wd, dtype=dtype, seed=seed + k)
-        trainer = Trainer(net, x_train, t_train, x_val, t_val, epochs=epochs, mini_batch_size=batch_size,
-                          optimizer="sgd", optimizer_param={"lr": lr}, seed=seed + k, progress=False)
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(limits=1):
+        x_train, t_train, x_val, t_val = spec["data"]
+        net = MultiLayerNet(x_train.shape[1], spec["hidden"], 10, weight_decay_lambda=spec["weight_decay"],
+                            dtype=spec["dtype"], seed=spec["seed"])
+        trainer = Trainer(net, x_train, t_train, x_val, t_val, epochs=spec["epochs"],
+                          mini_batch_size=spec["batch_size"], optimizer="sgd", optimizer_param={"lr": spec["lr"]},
+                          seed=spec["seed"], progress=False)
         try:
             with np.errstate(over="ignore", invalid="ignore"):
                 h = trainer.train()
             val_acc, train_acc, diverged = h.test_acc[-1], h.train_acc[-1], False
         except FloatingPointError:
             val_acc, train_acc, diverged = 0.0, 0.0, True
-        trials.append({"lr": lr, "weight_decay": wd, "val_acc": val_acc, "train_acc": train_acc,
-                       "diverged": diverged})
+    row = {"lr": spec["lr"], "weight_decay": spec["weight_decay"], "val_acc": val_acc, "train_acc": train_acc,
+           "diverged": diverged}
+    return row, trainer.history
+
+
+def random_search(x_train: np.ndarray, t_train: np.ndarray, x_val: np.ndarray, t_val: np.ndarray,
+                  n_trials: int, epochs: int, lr_exp: tuple[float, float] = (-6, -2),
+                  wd_exp: tuple[float, float] = (-8, -4), hidden: Sequence[int] = (100,) * 6,
+                  batch_size: int = 100, seed: int = 0, dtype: Any = np.float32,
+                  view: LiveTraining | None = None,
+                  executor: concurrent.futures.Executor | None = None) -> list[dict[str, float]]:
+    """The book's 6.5.3: sample lr and weight decay log-uniformly, train briefly, score on validation.
+
+    Returns one dict per trial: lr, weight_decay, val_acc (last epoch), train_acc (last epoch),
+    diverged (True if the loss overflowed; its accuracies are then recorded as 0).
+    executor: None trains the trials here, one after the other (``view`` then draws each as it trains); an
+    Executor (:func:`chapters.executors.local_executor`, a Dask ``client.get_executor()``) trains them on its
+    workers, and ``view`` shows each finished trial as its result comes back. Every (lr, weight_decay) is
+    drawn here first, in the same order, and trial k is seeded by seed + k, so the rows are identical
+    either way.
+    """
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(n_trials):
+        lr = float(log_uniform(rng, *lr_exp))
+        draws.append((lr, float(log_uniform(rng, *wd_exp))))
+    data = (x_train, t_train, x_val, t_val)
+    specs = [{"data": data, "lr": lr, "weight_decay": wd, "seed": seed + k, "hidden": tuple(hidden),
+              "epochs": epochs, "batch_size": batch_size, "dtype": dtype} for k, (lr, wd) in enumerate(draws)]
+    label = "trial {} of {}: lr {:.2g}, weight decay {:.2g}".format
+    if executor is None and view is not None:          # as before: each trial drawn live while it trains
+        trials = []
+        for k, (lr, wd) in enumerate(draws):
+            net = MultiLayerNet(x_train.shape[1], hidden, 10, weight_decay_lambda=wd, dtype=dtype, seed=seed + k)
+            trainer = Trainer(net, x_train, t_train, x_val, t_val, epochs=epochs, mini_batch_size=batch_size,
+                              optimizer="sgd", optimizer_param={"lr": lr}, seed=seed + k, progress=False)
+            try:
+                with np.errstate(over="ignore", invalid="ignore"):
+                    h = watch(trainer, view=view, label=label(k + 1, n_trials, lr, wd))
+                val_acc, train_acc, diverged = h.test_acc[-1], h.train_acc[-1], False
+            except FloatingPointError:
+                val_acc, train_acc, diverged = 0.0, 0.0, True
+            trials.append({"lr": lr, "weight_decay": wd, "val_acc": val_acc, "train_acc": train_acc,
+                           "diverged": diverged})
+        return trials
+    # One task per trial (x_train etc. travel with each: ~2 ms of pickling for the notebook's 400 x 784
+    # float32 against seconds of training, see benchmarks/search_executor.py), so a free worker takes the
+    # next trial and the workers stay evenly busy. Results come back in trial order.
+    results = (executor.map if executor is not None else map)(_search_trial, specs)
+    trials = []
+    for k, (row, history) in enumerate(results):
+        if view is not None:
+            iters = -(-len(x_train) // batch_size)     # Trainer's iter_per_epoch
+            view.start_run(label(k + 1, n_trials, row["lr"], row["weight_decay"]), epochs * iters, iters, epochs,
+                           history=history)
+            view.tick(force=True)
+        trials.append(row)
     return trials
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from chapters.figures import axes_for
+from chapters.figures import axes_for, figure_memo
 from common.optimizer import make_optimizer
 
 #: Learning rates per optimizer: the book's four (SGD 0.95, Momentum 0.1, AdaGrad 1.5, Adam 0.3)
@@ -115,20 +115,28 @@ def plot_optimizer_paths(names: Sequence[str] = ("sgd", "momentum", "adagrad", "
 
 
 def optimizer_explorer(optimizer: str = "sgd", lr: float = 0.95, steps: int = BOOK_STEPS,
-                       x0: float = BOOK_START[0], y0: float = BOOK_START[1]) -> Figure:
+                       x0: float = BOOK_START[0], y0: float = BOOK_START[1], fig: Figure | None = None) -> Figure:
     """Slider callback: one optimizer's path from (x0, y0) with the chosen lr and number of steps.
 
     Prints a one-line status, e.g. ``sgd lr=0.95, 30 steps: f = 0.1226 at (-1.43, 0.1111)``.
+    fig: a figure this function returned before (the slider panel passes it): the contours stay, the
+    path and the title are updated in place.
     """
     path = optimizer_path(optimizer, lr, steps=steps, start=(x0, y0))
-    fig, ax = plt.subplots(figsize=(6, 3.2))
-    plot_contours(ax)
-    _draw_path(ax, path)
     end = path[-1]
     value = f(*end)
     status = (f"{optimizer} lr={lr:.4g}, {steps} steps: f = {value:.4g} at ({end[0]:.4g}, {end[1]:.4g})"
               if np.all(np.isfinite(end)) else f"{optimizer} lr={lr:.4g}, {steps} steps: diverged")
-    ax.set_title(status, fontsize=9)
-    fig.tight_layout()
+    memo = figure_memo(fig) if fig is not None else {}
+    if memo.get("key") == "explorer":
+        memo["path"].set_data(path[:, 0], path[:, 1])
+        memo["ax"].set_title(status, fontsize=9)
+    else:
+        fig, ax = plt.subplots(figsize=(6, 3.2))
+        plot_contours(ax)
+        _draw_path(ax, path)
+        ax.set_title(status, fontsize=9)
+        fig.tight_layout()
+        figure_memo(fig).update(key="explorer", path=ax.get_lines()[-1], ax=ax)
     print(status)
     return fig

@@ -23,7 +23,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Polygon, Rectangle
 
-from chapters.figures import DIGIT_CMAP
+from chapters.figures import DIGIT_CMAP, figure_memo
 from common.util import conv_output_size, im2col
 
 # ---------------------------------------------------------------------------------------------
@@ -280,35 +280,79 @@ def shift_change(x: np.ndarray, dy: int, dx: int, size: int = 2) -> dict[str, fl
             "average pool": relative_change(pool2d(x, size, "average"), pool2d(xs, size, "average"))}
 
 
-def plot_shift_test(images: np.ndarray, index: int = 0, dy: int = 0, dx: int = 1, size: int = 2) -> Figure:
+def plot_shift_test(images: np.ndarray, index: int = 0, dy: int = 0, dx: int = 1, size: int = 2,
+                    fig: Figure | None = None) -> Figure:
     """A digit and its shifted copy, before and after size x size max pooling, with the differences.
 
     Prints e.g. ``shift (0, 1), 2x2 max pool: pixels change 0.63, pooled features 0.49``.
+    fig: a figure this function returned before (the slider panel passes it): its six pictures and
+    titles are updated in place and drawn over a saved picture of the rest (blitting), far faster than a
+    new figure.
     """
     img = _as_images(images)[index][None, None].astype(np.float64)
     sh = shift_images(img, dy, dx)
     p, ps = pool2d(img, size), pool2d(sh, size)
-    fig, axes = plt.subplots(2, 3, figsize=(7, 4.6))
     rows = [(img, sh, "pixels"), (p, ps, f"{size}x{size} max pool")]
+    panels = []                                   # (row, column, picture (h, w), title, colour map)
     for r, (a, b, name) in enumerate(rows):
         change = f"|difference|, relative change {relative_change(a, b):.2f}"
-        for c, (m, title, cmap) in enumerate([(a[0, 0], f"original, {name}", DIGIT_CMAP),
-                                              (b[0, 0], f"shifted ({dy}, {dx})", DIGIT_CMAP),
-                                              (np.abs(a - b)[0, 0], change, "Reds")]):
-            axes[r, c].imshow(m, cmap=cmap, vmin=0, vmax=1)
-            axes[r, c].set_title(title, fontsize=9)
+        shown = [(a[0, 0], f"original, {name}", DIGIT_CMAP), (b[0, 0], f"shifted ({dy}, {dx})", DIGIT_CMAP),
+                 (np.abs(a - b)[0, 0], change, "Reds")]
+        panels += [(r, c, m, title, cmap) for c, (m, title, cmap) in enumerate(shown)]
+    memo = figure_memo(fig) if fig is not None else {}
+    if memo.get("key") == (img.shape, size):
+        for r, c, m, title, _ in panels:
+            memo["pictures"][r][c].set_data(m)
+            if memo["axes"][r, c].get_title() != title:
+                memo["axes"][r, c].set_title(title, fontsize=9, y=1.0)
+        _blit_shift_test(fig, memo, (dy, dx))
+    else:
+        # nearest: what "auto" picks for pictures this enlarged, without working it out at each draw; and the
+        # titles at a given height, y=1.0, where they sit anyway (over axes with no ticks), instead of one
+        # worked out from the axes' tick boxes at each draw (that took most of a redraw)
+        fig, axes = plt.subplots(2, 3, figsize=(7, 4.6))
+        pictures = [[None] * 3, [None] * 3]
+        for r, c, m, title, cmap in panels:
+            pictures[r][c] = axes[r, c].imshow(m, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+            axes[r, c].set_title(title, fontsize=9, y=1.0)
             axes[r, c].axis("off")
-    fig.tight_layout()
+        fig.tight_layout()
+        figure_memo(fig).update(key=(img.shape, size), axes=axes, pictures=pictures)
     print(f"shift ({dy}, {dx}), {size}x{size} max pool: pixels change {relative_change(img, sh):.2f}, "
           f"pooled features {relative_change(p, ps):.2f}")
     return fig
+
+
+def _blit_shift_test(fig: Figure, memo: dict, shift: tuple[int, int]) -> None:
+    """The panel path's drawing for :func:`plot_shift_test`: the six pictures and the two |difference| titles
+    over a saved picture of the rest (the other titles change only with the shift), leaving ``fig`` drawn
+    and not stale (what the panel shows as it is); a full draw (``savefig``) draws the same."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    if not isinstance(fig.canvas, FigureCanvasAgg):          # no pixels to blit into: a full draw shows it
+        return
+    canvas, axes = fig.canvas, memo["axes"]
+    changing = ([(axes[r, c], memo["pictures"][r][c]) for r in range(2) for c in range(3)]
+                + [(axes[r, 2], axes[r, 2].title) for r in range(2)])
+    key = (shift, fig.dpi, tuple(fig.bbox.size))
+    if memo.get("background", (None, None))[0] != key:
+        for _, artist in changing:
+            artist.set_visible(False)
+        canvas.draw()
+        memo["background"] = (key, canvas.copy_from_bbox(fig.bbox))
+        for _, artist in changing:
+            artist.set_visible(True)
+    canvas.restore_region(memo["background"][1])
+    for ax, artist in changing:
+        ax.draw_artist(artist)
+    fig.stale = False
 
 
 # ---------------------------------------------------------------------------------------------
 # 7.4 One patch becomes one row
 # ---------------------------------------------------------------------------------------------
 def plot_im2col_patches(patch: int = 1, H: int = 4, W: int = 4, C: int = 2, FH: int = 3, FW: int = 3,
-                        stride: int = 1, pad: int = 0) -> Figure:
+                        stride: int = 1, pad: int = 0, fig: Figure | None = None) -> Figure:
     """Colour-coded im2col: every patch of a small (1, C, H, W) image and its row in the matrix.
 
     Pixels are named by channel letter and position (a0..a15 in channel a, b0..b15 in channel b).
@@ -316,6 +360,9 @@ def plot_im2col_patches(patch: int = 1, H: int = 4, W: int = 4, C: int = 2, FH: 
     on the right is exactly ``im2col`` of the image of pixel numbers. Prints e.g.
     ``patch 1 = row 1 of col (4, 18): a1 a2 a3 a5 a6 a7 a9 a10 a11 | b1 ...``.
     A ``patch`` beyond the last row is clamped to the last row.
+    fig: a figure this function returned before for the same image and kernel (the slider panel passes
+    it): only the highlight moves — drawn over a saved picture of the rest, so that the ~300 names are
+    not drawn again.
     """
     OH, OW = conv_output_size(H, FH, stride, pad), conv_output_size(W, FW, stride, pad)
     n_rows = OH * OW
@@ -330,57 +377,129 @@ def plot_im2col_patches(patch: int = 1, H: int = 4, W: int = 4, C: int = 2, FH: 
         return "0" if v < 0 else f"{letters[v // (H * W)]}{v % (H * W)}"
 
     colors = plt.get_cmap("tab10")
-    # the image(s) on top, the matrix below at full width: about half an inch per column, so the
-    # 9-point names stay readable when the notebook scales the figure to its column width
-    n_cols = C * FH * FW
-    cell = 0.45
-    side = 0.36 * (max(H, W) + 2 * pad)
-    matrix_h = 0.34 * n_rows
-    fig = plt.figure(figsize=(cell * n_cols + 1.2, side + matrix_h + 1.8))
-    grid = fig.add_gridspec(2, 2 * C, height_ratios=[side, matrix_h])
-    axes = [fig.add_subplot(grid[0, 2 * c:2 * c + 2]) for c in range(C)] + [fig.add_subplot(grid[1, :])]
-    for c in range(C):
-        ax = axes[c]
-        ax.set_xlim(-0.5 - pad, W - 0.5 + pad)
-        ax.set_ylim(H - 0.5 + pad, -0.5 - pad)
-        ax.add_patch(Rectangle((-0.5, -0.5), W, H, fill=False, ec="k", lw=0.8))
-        for y in range(H):
-            for x in range(W):
-                ax.text(x, y, name(c * H * W + y * W + x), ha="center", va="center", fontsize=9)
+    layout = (H, W, C, FH, FW, stride, pad)
+    memo = figure_memo(fig) if fig is not None else {}
+    if memo.get("layout") == layout:
+        _move_im2col_highlight(fig, memo, patch, col, name)
+    else:
+        # the image(s) on top, the matrix below at full width: about half an inch per column, so the
+        # 9-point names stay readable when the notebook scales the figure to its column width
+        n_cols = C * FH * FW
+        cell = 0.45
+        side = 0.36 * (max(H, W) + 2 * pad)
+        matrix_h = 0.34 * n_rows
+        fig = plt.figure(figsize=(cell * n_cols + 1.2, side + matrix_h + 1.8))
+        grid = fig.add_gridspec(2, 2 * C, height_ratios=[side, matrix_h])
+        axes = [fig.add_subplot(grid[0, 2 * c:2 * c + 2]) for c in range(C)] + [fig.add_subplot(grid[1, :])]
+        rects: list[list[Rectangle]] = []
+        for c in range(C):
+            ax = axes[c]
+            ax.set_xlim(-0.5 - pad, W - 0.5 + pad)
+            ax.set_ylim(H - 0.5 + pad, -0.5 - pad)
+            ax.add_patch(Rectangle((-0.5, -0.5), W, H, fill=False, ec="k", lw=0.8))
+            for y in range(H):
+                for x in range(W):
+                    ax.text(x, y, name(c * H * W + y * W + x), ha="center", va="center", fontsize=9)
+            rects.append([ax.add_patch(Rectangle((0, 0), 1, 1, **_patch_style(r, r == patch)))
+                          for r in range(n_rows)])
+            for r, rect in enumerate(rects[c]):
+                _place_patch(rect, r, r == patch, OW, FH, FW, stride, pad)
+            ax.set_title(f"channel {letters[c]}", fontsize=10)
+            ax.set_aspect("equal")
+            ax.axis("off")
+        ax = axes[C]
+        ax.set_xlim(-0.5, col.shape[1] - 0.5)
+        ax.set_ylim(n_rows - 0.5, -0.5)
+        bands, cells = [], []
         for r in range(n_rows):
-            i, j = divmod(r, OW)
-            solid = r == patch
-            ax.add_patch(Rectangle((j * stride - pad - 0.5 + 0.06 * (not solid), i * stride - pad - 0.5 + 0.06 * (not solid)),
-                                   FW - 0.12 * (not solid), FH - 0.12 * (not solid),
-                                   fill=solid, alpha=0.3 if solid else 0.8, fc=colors(r % 10), ec=colors(r % 10),
-                                   lw=2 if solid else 0.8, ls="-" if solid else ":"))
-        ax.set_title(f"channel {letters[c]}", fontsize=10)
-        ax.set_aspect("equal")
-        ax.axis("off")
-    ax = axes[C]
-    ax.set_xlim(-0.5, col.shape[1] - 0.5)
-    ax.set_ylim(n_rows - 0.5, -0.5)
-    for r in range(n_rows):
-        ax.add_patch(Rectangle((-0.5, r - 0.5), col.shape[1], 1, fc=colors(r % 10),
-                               alpha=0.45 if r == patch else 0.12, ec="none"))
-        for k in range(col.shape[1]):
-            ax.text(k, r, name(col[r, k]), ha="center", va="center", fontsize=9,
-                    fontweight="bold" if r == patch else "normal")
-    for c in range(1, C):
-        ax.axvline(c * FH * FW - 0.5, color="k", lw=0.8)
-    ax.set_yticks(range(n_rows))
-    ax.tick_params(axis="y", labelsize=9)
-    ax.set_ylabel("row = patch number", fontsize=10)
-    ax.set_xticks([c * FH * FW + (FH * FW - 1) / 2 for c in range(C)], [f"channel {letters[c]}" for c in range(C)],
-                  fontsize=9)
-    ax.tick_params(axis="x", length=0)
-    ax.set_xlabel(f"column = channel, then kernel row, then kernel column ({FH}x{FW} per channel)", fontsize=10)
-    ax.set_title(f"col = im2col(x): shape {col.shape}, one row per patch", fontsize=10)
-    fig.tight_layout()
+            bands.append(ax.add_patch(Rectangle((-0.5, r - 0.5), col.shape[1], 1, fc=colors(r % 10),
+                                                alpha=0.45 if r == patch else 0.12, ec="none")))
+            cells.append([ax.text(k, r, name(col[r, k]), ha="center", va="center", fontsize=9,
+                                  fontweight="bold" if r == patch else "normal") for k in range(col.shape[1])])
+        for c in range(1, C):
+            ax.axvline(c * FH * FW - 0.5, color="k", lw=0.8)
+        ax.set_yticks(range(n_rows))
+        ax.tick_params(axis="y", labelsize=9)
+        ax.set_ylabel("row = patch number", fontsize=10)
+        ax.set_xticks([c * FH * FW + (FH * FW - 1) / 2 for c in range(C)], [f"channel {letters[c]}" for c in range(C)],
+                      fontsize=9)
+        ax.tick_params(axis="x", length=0)
+        ax.set_xlabel(f"column = channel, then kernel row, then kernel column ({FH}x{FW} per channel)", fontsize=10)
+        ax.set_title(f"col = im2col(x): shape {col.shape}, one row per patch", fontsize=10)
+        fig.tight_layout()
+        figure_memo(fig).update(layout=layout, patch=patch, axes=axes, rects=rects, bands=bands, cells=cells,
+                                OW=OW)
     row = [name(v) for v in col[patch]]
     per_channel = " | ".join(" ".join(row[c * FH * FW:(c + 1) * FH * FW]) for c in range(C))
     print(f"patch {patch} = row {patch} of col {col.shape}: {per_channel}")
     return fig
+
+
+def _patch_style(r: int, solid: bool) -> dict:
+    """Rectangle properties of patch ``r``: solid (the chosen patch) or faint (the others)."""
+    color = plt.get_cmap("tab10")(r % 10)
+    return dict(fill=solid, alpha=0.3 if solid else 0.8, fc=color, ec=color, lw=2 if solid else 0.8,
+                ls="-" if solid else ":")
+
+
+def _place_patch(rect: Rectangle, r: int, solid: bool, OW: int, FH: int, FW: int, stride: int, pad: int) -> None:
+    """Put ``rect`` over the input pixels of patch ``r`` (faint ones inset a little, so neighbours show)."""
+    i, j = divmod(r, OW)
+    inset = 0.0 if solid else 0.06
+    rect.set_xy((j * stride - pad - 0.5 + inset, i * stride - pad - 0.5 + inset))
+    rect.set_width(FW - 2 * inset)
+    rect.set_height(FH - 2 * inset)
+
+
+def _move_im2col_highlight(fig: Figure, memo: dict, patch: int, col: np.ndarray, name) -> None:
+    """The panel path of :func:`plot_im2col_patches`: draw the highlight of ``patch`` over a saved picture
+    of everything else (matplotlib's blitting), leaving ``fig`` drawn and not stale."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    H, W, C, FH, FW, stride, pad = memo["layout"]
+    OW, axes = memo["OW"], memo["axes"]
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    if "background" not in memo:
+        # once: every patch faint, every row plain; save that picture, and make the highlight's artists
+        old = memo["patch"]
+        for c in range(C):
+            memo["rects"][c][old].update(_patch_style(old, False))
+            _place_patch(memo["rects"][c][old], old, False, OW, FH, FW, stride, pad)
+        memo["bands"][old].set_alpha(0.12)
+        for text in memo["cells"][old]:
+            text.set_fontweight("normal")
+        memo["solid"] = [axes[c].add_patch(Rectangle((0, 0), 1, 1, animated=True)) for c in range(C)]
+        memo["names"] = [[axes[c].text(0, 0, "", ha="center", va="center", fontsize=9, animated=True)
+                          for _ in range(FH * FW)] for c in range(C)]
+        # over the faint band (alpha 0.12) this gives the chosen row's 0.45: 1 - 0.88 * (1 - 0.375) = 0.45
+        memo["band"] = axes[C].add_patch(Rectangle((-0.5, 0), col.shape[1], 1, alpha=0.375, ec="none",
+                                                   animated=True))
+        memo["bold"] = [axes[C].text(k, 0, "", ha="center", va="center", fontsize=9, fontweight="bold",
+                                     animated=True) for k in range(col.shape[1])]
+        canvas.draw()                                         # animated artists are left out of it
+        memo["background"] = canvas.copy_from_bbox(fig.bbox)
+    canvas.restore_region(memo["background"])
+    i, j = divmod(patch, OW)
+    for c in range(C):
+        rect = memo["solid"][c]
+        rect.update(_patch_style(patch, True))
+        _place_patch(rect, patch, True, OW, FH, FW, stride, pad)
+        axes[c].draw_artist(rect)
+        for n, text in enumerate(memo["names"][c]):          # the names under the patch, over its fill
+            y, x = i * stride - pad + n // FW, j * stride - pad + n % FW
+            if 0 <= y < H and 0 <= x < W:
+                text.set_position((x, y))
+                text.set_text(name(c * H * W + y * W + x))
+                axes[c].draw_artist(text)
+    band = memo["band"]
+    band.set_y(patch - 0.5)
+    band.set_facecolor(plt.get_cmap("tab10")(patch % 10))
+    axes[C].draw_artist(band)
+    for k, text in enumerate(memo["bold"]):
+        text.set_position((k, patch))
+        text.set_text(name(col[patch, k]))
+        axes[C].draw_artist(text)
+    memo["patch"] = patch
 
 
 # ---------------------------------------------------------------------------------------------

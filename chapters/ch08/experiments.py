@@ -28,8 +28,9 @@ from typing import Any, Callable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure, SubplotParams
 
+from chapters.figures import figure_memo, plain_log_labels
 from common.backend import BackendError, select_backend
 from common.functions import relu, relu_grad, sigmoid, softmax
 from common.layers import Convolution
@@ -167,33 +168,49 @@ def gradient_norm_profile(x: np.ndarray, t: np.ndarray, depth: int = 30, width: 
     x: (N, D) inputs, t: (N,) labels. Both nets start from identical weights (same seed).
     """
     x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
-    out = {}
-    for key, skip in (("plain", False), ("residual", True)):
-        net = SkipMLP(x.shape[1], width, depth, n_classes, activation=activation, weight_init=weight_init,
-                      skip=skip, branch_scale=branch_scale, seed=seed)
-        out[key] = net.block_gradient_norms(x, t)
+    net = SkipMLP(x.shape[1], width, depth, n_classes, activation=activation, weight_init=weight_init,
+                  skip=False, branch_scale=branch_scale, seed=seed)
+    out = {"plain": net.block_gradient_norms(x, t)}
+    net.skip = True                          # the same weights (drawn once), now with the identity paths
+    out["residual"] = net.block_gradient_norms(x, t)
     return out
 
 
 def plot_gradient_norms(x: np.ndarray, t: np.ndarray, depth: int = 30, activation: str = "sigmoid",
                         weight_init: str = "xavier", branch_scale: float = 1.0, width: int = 64,
-                        seed: int = 0, status: bool = False) -> Figure:
+                        seed: int = 0, status: bool = False, fig: Figure | None = None) -> Figure:
     """Log-scale plot of each block's gradient norm, plain vs residual.
 
     status=True also prints a one-line status (for the slider panel): the ratio smallest / largest block
     gradient norm for each net (1 = all blocks alike), and the largest norm (a gradient in the millions
     means the signal has exploded).
+    fig: a figure this function returned before (a slider panel passes it): its two curves, limits and
+    title are updated in place, several times faster than a new figure.
     """
     prof = gradient_norm_profile(x, t, depth, width, activation, weight_init, branch_scale, seed)
-    fig, ax = plt.subplots(figsize=(6, 3.6))
     layers = np.arange(1, depth + 1)
-    ax.semilogy(layers, prof["plain"], "o-", ms=3, label="plain")
-    ax.semilogy(layers, prof["residual"], "s-", ms=3, label="with identity skips")
-    ax.set_xlabel("block (1 = nearest the input)")
-    ax.set_ylabel("||dL/dW|| at initialisation")
-    ax.set_title(f"{depth} blocks, {activation}, {weight_init} init", fontsize=10)
-    ax.legend()
-    fig.tight_layout()
+    title = f"{depth} blocks, {activation}, {weight_init} init"
+    memo = figure_memo(fig) if fig is not None else {}
+    if "lines" in memo:
+        ax = memo["ax"]
+        for line, key in zip(memo["lines"], ("plain", "residual")):
+            line.set_data(layers, prof[key])
+        ax.set_title(title, fontsize=10)
+        ax.relim()
+        ax.autoscale_view()
+        fig.subplots_adjust(**SubplotParams().to_dict())       # laid out from where a new figure starts,
+        fig.tight_layout()                                     # for the new tick labels: the same layout
+    else:
+        fig, ax = plt.subplots(figsize=(6, 3.6))
+        lines = [ax.semilogy(layers, prof["plain"], "o-", ms=3, label="plain")[0],
+                 ax.semilogy(layers, prof["residual"], "s-", ms=3, label="with identity skips")[0]]
+        plain_log_labels(ax)              # 10⁻⁵ as text: mathtext labels made each redraw several times slower
+        ax.set_xlabel("block (1 = nearest the input)")
+        ax.set_ylabel("||dL/dW|| at initialisation")
+        ax.set_title(title, fontsize=10)
+        ax.legend()
+        fig.tight_layout()
+        figure_memo(fig).update(ax=ax, lines=lines)
     if status:
         ratio = {k: v.min() / v.max() for k, v in prof.items()}
         print(f"smallest/largest block gradient: plain {ratio['plain']:.2g}, residual {ratio['residual']:.2g}; "
@@ -439,16 +456,28 @@ def plot_layer_times(times: dict[str, float], net: Network) -> Figure:
 # ---------------------------------------------------------------------------------------------
 # 8.3.3 Distributed learning: data parallelism
 # ---------------------------------------------------------------------------------------------
-def data_parallel_gradient(net: Network, x: np.ndarray, t: np.ndarray, n_workers: int) -> dict[str, np.ndarray]:
+def _shard_gradient(net: Network, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+    """One worker's part of :func:`data_parallel_gradient` (module-level, so executors can pickle it)."""
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(limits=1):
+        return net.gradient(x, t)
+
+
+def data_parallel_gradient(net: Network, x: np.ndarray, t: np.ndarray, n_workers: int,
+                           executor: Any = None) -> dict[str, np.ndarray]:
     """The gradient of the mean loss computed as ``n_workers`` workers would: each takes an equal
     shard of the batch, computes its own gradient, and the results are averaged (an "all-reduce").
 
     For a network without randomness in training mode (no dropout) this equals net.gradient(x, t):
     the mean loss over N samples is the mean of the shards' mean losses when the shards are equal.
+    executor: None computes the shards here, one after the other; a concurrent.futures.Executor
+    (chapters.executors.local_executor(), a Dask client.get_executor()) has its workers compute them, each
+    getting a pickled copy of ``net`` and its shard; the average is the same either way.
     """
     if len(x) % n_workers:
         raise ValueError(f"data_parallel_gradient: {len(x)} samples do not split into {n_workers} equal shards")
-    shards = [net.gradient(xs, ts) for xs, ts in zip(np.split(x, n_workers), np.split(t, n_workers))]
+    xs, ts = np.split(x, n_workers), np.split(t, n_workers)
+    shards = list((map if executor is None else executor.map)(_shard_gradient, [net] * n_workers, xs, ts))
     return {k: sum(g[k] for g in shards) / n_workers for k in shards[0]}
 
 

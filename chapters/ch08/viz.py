@@ -10,6 +10,7 @@ from a network's own layers through its one public walk, ``net.layer_outputs``.
   whose kernel is as large as its input (the idea behind fully convolutional networks)
 - 8.4.1 :func:`ink_box`, :func:`corners_to_centre`, :func:`centre_to_corners`, :func:`iou`, :func:`plot_boxes`
   the two usual encodings of a detection box
+- 8.1.2 :func:`accuracy_under_shift`   which networks keep their answers when digits move (the draw-a-digit panel)
 - 8.4.1-8.4.2 :func:`digit_canvas`, :func:`window_probs`, :func:`detect_digits`, :func:`match_detections`,
   :func:`segment_digits`, :func:`plot_segmentation`   boxes and per-pixel masks for digits on a canvas,
   from the fully convolutional version of the trained network
@@ -26,6 +27,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from chapters.canvas import class_probabilities, shift_digit
 from chapters.figures import DIGIT_CMAP, axes_for
 from common.backend import to_host
 from common.functions import softmax
@@ -555,3 +557,23 @@ def plot_segmentation(labels: np.ndarray, ax: Any = None, truth: np.ndarray | No
     ax.set_xlabel("x (pixels)")
     ax.set_ylabel("y (pixels, downwards)")
     return fig
+
+
+def accuracy_under_shift(models: dict[str, Any], images: np.ndarray, labels: np.ndarray,
+                         shifts: Sequence[tuple[int, int]], batch_size: int = 250) -> dict[str, list[float]]:
+    """Accuracy of each model on ``images`` (N, 28, 28) or (N, 1, 28, 28) moved by each (dy, dx) of
+    ``shifts`` (zeros come in at the border): {name: [accuracy per shift]}. ``models`` are the
+    draw-a-digit panel's {name: object with predict}; the images go through in batches of batch_size."""
+    images = np.asarray(images).reshape(len(images), 28, 28)
+    labels = np.asarray(labels)
+    if labels.shape != (len(images),):
+        raise ValueError(f"labels must have shape ({len(images)},), got {labels.shape}")
+    table: dict[str, list[float]] = {}
+    for name, model in models.items():
+        table[name] = []
+        for dy, dx in shifts:
+            moved = shift_digit(images, dy, dx)
+            pred = np.concatenate([class_probabilities(model, moved[i:i + batch_size]).argmax(axis=1)
+                                   for i in range(0, len(moved), batch_size)])
+            table[name].append(float(np.mean(pred == labels)))
+    return table

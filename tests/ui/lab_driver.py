@@ -284,6 +284,41 @@ class LabServer:
         return strays
 
 
+def start_make_lab(target: str, home: Path, *make_vars: str, env: dict[str, str] | None = None,
+                   log: Path | None = None, timeout: float = 300.0) -> LabServer:
+    """Run ``make TARGET`` (``lab``, ``lab-zh``) for real and wait until its JupyterLab answers.
+
+    The target's own command line is used unchanged; the port, the token and "open no browser" reach
+    JupyterLab through Jupyter's environment variables and a private config folder under ``home``
+    (so the reader's own Jupyter settings are neither read nor touched), and that config adds the
+    read-only guard of :class:`LabServer`. ``make_vars`` are passed on (``NAME=value``); ``env`` adds
+    to the environment. Returns a :class:`LabServer` for it: ``stop()`` ends make, JupyterLab and its
+    kernels. Allows ``timeout`` seconds: the first run may (re)build .venv.
+    """
+    port, token = free_port(), secrets.token_hex(24)
+    run_env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER_", "JPY_", "MAKE", "MFLAGS"))}
+    run_env.update(env or {})
+    run_env.update(write_private_jupyter_dirs(home))
+    run_env.update(JUPYTER_PORT=str(port), JUPYTER_PORT_RETRIES="0", JUPYTER_TOKEN=token)
+    (home / "checkpoints").mkdir(exist_ok=True)
+    (home / "config" / "jupyter_server_config.py").write_text(
+        READ_ONLY_CONFIG.replace("CHECKPOINTS", repr(str(home / "checkpoints")))
+        + "c.ServerApp.open_browser = False\n")
+    log = log or ARTIFACTS / f"make-{target}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(["make", "--no-print-directory", target, *make_vars], cwd=ROOT, env=run_env,
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    server = LabServer(home=home, port=port, token=token, proc=proc, log=log, env=run_env)
+    try:
+        wait_for_status(server.url, token, proc, log, timeout)
+    except Exception:
+        server.stop()
+        raise
+    return server
+
+
 # ---------------------------------------------------------------------------------------------
 # One notebook in one browser tab
 # ---------------------------------------------------------------------------------------------
@@ -318,6 +353,78 @@ _JS_RUN_STATE = """([errPattern, failPattern]) => {
   };
 }"""
 _PATTERNS = [ERROR_PATTERN, DISPLAY_FAILURE_PATTERN]
+
+
+# -- slider panels, as the page shows them -----------------------------------------------------
+# A slider panel shows a status text (what its function printed) and a figure (its last <img>), in either
+# layout: an ipywidgets Output holding both (ipywidgets.interactive), or a status element
+# (.dlfs-panel-status) above an Image widget (chapters.panels).
+_JS_PANEL_VIEW = """(el) => {
+  const imgs = el.querySelectorAll('img');
+  const img = imgs.length ? imgs[imgs.length - 1] : null;
+  const status = el.querySelector('.dlfs-panel-status') || el.querySelector('.widget-output');
+  const box = img ? img.getBoundingClientRect() : null;
+  // visible: a picture is painted (while a new src loads, the img keeps painting the old one: the spec's
+  // "pending request"); loaded: the picture of the current src is.
+  const visible = !!img && img.naturalWidth > 0 && box.height > 0 && box.width > 0;
+  return {img: img, src: img ? img.src : null, text: status ? status.textContent : '',
+          visible: visible, loaded: visible && img.complete};
+}"""
+
+_JS_CONTROL_LABELS = """el => [...el.querySelectorAll('.widget-label')]
+    .map(l => l.textContent.trim()).filter(t => t.length > 0)"""
+
+_JS_FIGURE_DIGEST = """async el => {
+  const imgs = el.querySelectorAll('img');
+  if (!imgs.length) return null;
+  const bytes = new Uint8Array(await (await fetch(imgs[imgs.length - 1].src)).arrayBuffer());
+  let h = 0x811c9dc5;                                   // FNV-1a, 32 bits
+  for (let i = 0; i < bytes.length; i++) { h ^= bytes[i]; h = Math.imul(h, 0x01000193) >>> 0; }
+  return bytes.length + ':' + h.toString(16);
+}"""
+
+# Sample the panel in every animation frame from the key press on: is a loaded figure visible, how tall is
+# the panel, when does the status text change, when is a new figure (new element or new src) loaded.
+_JS_PROBE_START = """(el, settleFrames) => {
+  const view = """ + _JS_PANEL_VIEW + """;
+  const v0 = view(el);
+  const p = {startImg: v0.img, startSrc: v0.src, startText: v0.text, t0: null, frames: 0, blank: 0,
+             minH: Infinity, maxH: -Infinity, texts: [], figureAt: null, after: 0, finished: false};
+  el.__dlfsProbe = p;
+  document.addEventListener('keydown', ev => { if (p.t0 === null) p.t0 = performance.now(); },
+                            {capture: true, once: true});
+  const tick = () => {
+    if (p.finished) return;
+    const now = performance.now();
+    if (p.t0 !== null) {
+      const v = view(el);
+      const h = el.getBoundingClientRect().height;
+      p.frames += 1;
+      if (!v.visible) {
+        p.blank += 1;
+        if (!p.blankSeen) p.blankSeen = {atMs: now - p.t0, img: !!v.img, newImg: v.img !== p.startImg,
+          naturalWidth: v.img ? v.img.naturalWidth : null, complete: v.img ? v.img.complete : null,
+          height: v.img ? v.img.getBoundingClientRect().height : null, newSrc: v.src !== p.startSrc};
+      }
+      p.minH = Math.min(p.minH, h); p.maxH = Math.max(p.maxH, h);
+      if (!p.texts.length || p.texts[p.texts.length - 1].text !== v.text) p.texts.push({text: v.text, at: now});
+      if (p.figureAt === null && v.loaded && (v.img !== p.startImg || v.src !== p.startSrc)) p.figureAt = now;
+      if (p.figureAt !== null && ++p.after > settleFrames) { p.finished = true; return; }
+    }
+    requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+}"""
+
+_JS_PROBE_RESULT = """el => {
+  const p = el.__dlfsProbe;
+  p.finished = true;                                    // stops the sampling if it timed out
+  const last = p.texts.length ? p.texts[p.texts.length - 1] : null;
+  return {latency_ms: p.figureAt === null || p.t0 === null ? null : p.figureAt - p.t0,
+          blank_frames: p.blank, height_jump_px: p.frames ? p.maxH - p.minH : 0, frames: p.frames,
+          text_lead_ms: p.figureAt === null || !last || last.text === p.startText ? null : p.figureAt - last.at,
+          text: last ? last.text : p.startText, blank_seen: p.blankSeen || null};
+}"""
 
 
 @dataclass
@@ -406,18 +513,24 @@ class NotebookTab:
         return row.locator(".noUi-handle"), row.locator(".widget-readout")
 
     def rendered(self, panel, timeout_s: float = RENDER_TIMEOUT_S) -> dict:
-        """What the panel's output shows, once it shows a figure (or an error): its text, the ``src`` of
-        its (last) figure and how many figures it shows. The figures' ``img`` elements are tagged as
-        seen, so that :meth:`wait_for_render` can tell a newly rendered one even if the picture is the same."""
-        out = panel.locator(".widget-output").first
-        js = """([el, errPattern, failPattern]) => !!el.querySelector('img')
-                || new RegExp(errPattern, 'm').test(el.innerText) || new RegExp(failPattern, 'm').test(el.innerText)"""
-        self.page.wait_for_function(js, arg=[out.element_handle(), *_PATTERNS], timeout=timeout_s * 1000)
-        return out.evaluate("""el => {
+        """What the panel shows, once it shows a loaded figure (or an error): its status ``text`` (what the
+        function printed), the ``src`` and ``digest`` (of the bytes) of its figure, and how many ``figures``
+        it shows. The figure's current ``src`` is marked as seen, so that :meth:`wait_for_render` can tell
+        a newly rendered figure (a new element or a new ``src``) even if the picture is the same."""
+        js = """([el, errPattern, failPattern]) => {
+            const v = (""" + _JS_PANEL_VIEW + """)(el);
+            return v.loaded || new RegExp(errPattern, 'm').test(v.text) || new RegExp(failPattern, 'm').test(v.text);
+        }"""
+        self.page.wait_for_function(js, arg=[panel.element_handle(), *_PATTERNS], timeout=timeout_s * 1000)
+        shown = panel.evaluate("""el => {
             const imgs = [...el.querySelectorAll('img')];
-            imgs.forEach(img => { img.dataset.uiSeen = '1'; });
-            return {text: el.innerText, src: imgs.length ? imgs[imgs.length - 1].src : null, figures: imgs.length};
+            imgs.forEach(img => { img.dataset.uiSeen = img.src; });
+            const status = el.querySelector('.dlfs-panel-status') || el.querySelector('.widget-output');
+            return {text: status ? status.innerText : '', src: imgs.length ? imgs[imgs.length - 1].src : null,
+                    figures: imgs.length};
         }""")
+        shown["digest"] = self.figure_digest(panel)
+        return shown
 
     @staticmethod
     def readout(value) -> str:
@@ -441,33 +554,73 @@ class NotebookTab:
         return shown
 
     def wait_for_render(self, panel, status_regex: str, timeout_s: float = RENDER_TIMEOUT_S) -> dict:
-        """Wait for the render marker: a newly rendered figure (an ``img`` that :meth:`rendered` has not
-        seen) after a status line matching ``status_regex`` — or an error shown in the panel.
-        Returns what is rendered then (see :meth:`rendered`).
+        """Wait for the render marker: a newly rendered, loaded figure (an ``img`` whose ``src``
+        :meth:`rendered` has not seen) and a status line matching ``status_regex`` — or an error shown in
+        the panel. Returns what is rendered then (see :meth:`rendered`).
 
-        The callback prints its status before it shows its figure, and the panel clears its old output
-        when the new output arrives, so a new figure after the expected status is the complete render.
+        Both layouts work: the ``interactive`` one prints its status, then shows a new ``img``; the
+        ``chapters.panels`` one swaps the ``src`` of its one ``img``, then its status text.
         """
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
         js = """([el, pattern, errPattern, failPattern]) => {
-            const imgs = el.querySelectorAll('img');
-            const last = imgs[imgs.length - 1];
-            const text = el.innerText || '';
-            if (new RegExp(errPattern, 'm').test(text) || new RegExp(failPattern, 'm').test(text)) return true;
-            return !!last && !last.dataset.uiSeen && new RegExp(pattern, 'm').test(text);
+            const v = (""" + _JS_PANEL_VIEW + """)(el);
+            if (new RegExp(errPattern, 'm').test(v.text) || new RegExp(failPattern, 'm').test(v.text)) return true;
+            const status = el.querySelector('.dlfs-panel-status') || el.querySelector('.widget-output');
+            const text = status ? status.innerText : '';
+            return v.loaded && v.img.dataset.uiSeen !== v.img.src && new RegExp(pattern, 'm').test(text);
         }"""
-        out = panel.locator(".widget-output").first
         try:
-            self.page.wait_for_function(js, arg=[out.element_handle(), status_regex, *_PATTERNS],
+            self.page.wait_for_function(js, arg=[panel.element_handle(), status_regex, *_PATTERNS],
                                         timeout=timeout_s * 1000, polling="raf")
         except PlaywrightTimeout:
-            now = out.evaluate("""el => {const imgs = el.querySelectorAll('img'); const last = imgs[imgs.length - 1];
-                return {text: el.innerText, fresh: !!last && !last.dataset.uiSeen}; }""")
+            now = panel.evaluate("""el => {const imgs = el.querySelectorAll('img'); const last = imgs[imgs.length - 1];
+                const status = el.querySelector('.dlfs-panel-status') || el.querySelector('.widget-output');
+                return {text: status ? status.innerText : '', fresh: !!last && last.dataset.uiSeen !== last.src}; }""")
             raise AssertionError(
                 f"no re-render within {timeout_s:.0f} s: expected a new figure and /{status_regex}/ "
                 f"(new figure: {'yes' if now['fresh'] else 'no'}); the panel shows:\n{now['text']}") from None
         return self.rendered(panel)
+
+    # -- slider latency: what a reader sees between a key press and the new figure ---------------
+    def slider_panels(self) -> list:
+        """Every slider panel of the notebook (a ``slider_panel`` with at least one slider), in page order."""
+        panels = self.page.locator(".widget-interact").filter(has=self.page.locator(".noUi-handle"))
+        return [panels.nth(i) for i in range(panels.count())]
+
+    def slider_labels(self, panel) -> list[str]:
+        """The labels of ``panel``'s sliders, in order (dropdowns, check boxes and text fields left out)."""
+        return panel.locator(".widget-slider").evaluate_all(
+            "rows => rows.map(r => (r.querySelector('.widget-label') || {textContent: ''}).textContent.trim())")
+
+    def control_labels(self, panel) -> list[str]:
+        """The labels of all of ``panel``'s controls (sliders, dropdowns, ...), in order."""
+        return panel.evaluate(_JS_CONTROL_LABELS)
+
+    def figure_digest(self, panel) -> str | None:
+        """A digest of the bytes of the figure ``panel`` shows (its last ``img``), or None if it shows none:
+        equal digests mean the same picture, whatever element or URL shows it."""
+        return panel.evaluate(_JS_FIGURE_DIGEST)
+
+    def press_and_watch(self, panel, handle, key: str, timeout_s: float = 30.0, settle_frames: int = 6) -> dict:
+        """Press ``key`` on a slider ``handle`` and watch ``panel`` frame by frame (``requestAnimationFrame``)
+        until a new figure is on the page and ``settle_frames`` more frames have passed.
+
+        Returns ``latency_ms`` (key down to the first frame showing the new, loaded figure; None if none
+        came within ``timeout_s``), ``blank_frames`` (frames without a visible loaded figure),
+        ``height_jump_px`` (max - min panel height over the frames), ``text_lead_ms`` (how long the
+        final status text was on the page before the figure; negative: after it), ``frames``.
+        """
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        panel.evaluate(_JS_PROBE_START, settle_frames)
+        handle.press(key)
+        try:
+            self.page.wait_for_function("el => el.__dlfsProbe && el.__dlfsProbe.finished",
+                                        arg=panel.element_handle(), timeout=timeout_s * 1000, polling=50)
+        except PlaywrightTimeout:
+            pass
+        return panel.evaluate(_JS_PROBE_RESULT)
 
     def close(self) -> None:
         """Close the tab without saving and shut its kernel down."""

@@ -84,7 +84,7 @@ def test_ch02_sliders_change_the_gate_and_the_figure(lab, name):
         assert re.search(rf"^gate: {gate}$", after["text"], re.M), (
             f"after {presses}x {key} on {slider}: expected 'gate: {gate}', the panel shows:\n{after['text']}")
         assert tab.readout(value) == readout, f"{slider} readout after {presses}x {key}"
-        assert after["src"] != shown["src"], f"figure not re-rendered after moving {slider}"
+        assert after["digest"] != shown["digest"], f"figure not re-rendered after moving {slider}"
         assert after["figures"] == 1, f"the panel shows {after['figures']} figures after moving {slider}"
         shown = after
     # A screenshot of a passing run, kept on purpose (test-artifacts/ui/ is git-ignored).
@@ -122,7 +122,7 @@ def test_ch03_index_slider_changes_digit_and_prediction(lab, name):
         assert m, f"no status line for index {index}; the panel shows:\n{after['text']}"
         assert int(m.group(2)) == t_test[index], f"index {index}: shows true {m.group(2)}, MNIST says {t_test[index]}"
         assert tab.readout(value) == str(index)
-        assert after["src"] != shown["src"], f"digit/figure not re-rendered for index {index}"
+        assert after["digest"] != shown["digest"], f"digit/figure not re-rendered for index {index}"
         before = re.search(STATUS_CH03, shown["text"], re.M)
         assert m.group(3, 4) != before.group(3, 4), "the prediction text did not change"
         shown = after
@@ -144,8 +144,8 @@ class SliderCase:
     status: str                  # regex the status line must match afterwards; {value} = the new readout
 
 
-# A slider given as (min, max, step) starts mid-range (slider_panel's callback takes **kwargs, so
-# ipywidgets does not see the function's defaults); the cases therefore read the start from the page.
+# A slider starts at the function's default, or where the notebook's widget puts it; the cases read the
+# start from the page, so a notebook may change it.
 LATER_SLIDERS = [
     SliderCase("ch04", ("lr", "step_num", "x0", "x1"), "x0", "ArrowLeft", 6, 0.5,           # plot_descent_path
                r"^lr = 0\.1, \d+ steps: end \("),
@@ -188,7 +188,8 @@ def test_later_chapter_slider_rerenders(lab, name):
     assert shown["src"], f"the slider panel of {name} shows no figure"
     after = tab.move(panel, handle, key, presses, status)
     hint = "" if case else f" (add a SliderCase for {name[:4]} to LATER_SLIDERS)"
-    assert after["src"] != shown["src"], f"the figure did not change after {presses}x {key}{hint}:\n{after['text']}"
+    assert after["digest"] != shown["digest"], (
+        f"the figure did not change after {presses}x {key}{hint}:\n{after['text']}")
     assert after["text"] != shown["text"], f"the status text did not change after {presses}x {key}{hint}"
     if case is not None:
         assert re.search(status, after["text"], re.M), (

@@ -229,11 +229,12 @@ def small_convnet(seed: int = 0) -> SimpleConvNet:
 
 def augmentation_experiment(x_train: np.ndarray, t_train: np.ndarray, x_test: np.ndarray, t_test: np.ndarray,
                             x_test_moved: np.ndarray, augment: Callable[[np.ndarray, np.random.Generator], np.ndarray],
-                            epochs: int, seed: int = 0, batch_size: int = 50, lr: float = 0.001
-                            ) -> dict[str, dict[str, Any]]:
+                            epochs: int, seed: int = 0, batch_size: int = 50, lr: float = 0.001,
+                            view: Any = None) -> dict[str, dict[str, Any]]:
     """Train :func:`small_convnet` twice on the same images — without and with ``augment``.
 
     x_*: (N, 1, 28, 28). x_test_moved: the test images shifted/rotated (same labels t_test).
+    view: an open ``chapters.live.LiveTraining`` that draws both runs as they train (None: train quietly).
     Returns {"plain": ..., "augmented": ...}, each with "history" (per-epoch accuracies),
     "train_acc" (on the un-augmented training images), "test_acc" and "moved_acc".
     """
@@ -243,7 +244,11 @@ def augmentation_experiment(x_train: np.ndarray, t_train: np.ndarray, x_test: np
         trainer = Trainer(net, x_train, t_train, x_test, t_test, epochs=epochs, mini_batch_size=batch_size,
                           optimizer="adam", optimizer_param={"lr": lr}, seed=seed, progress=False, augment=aug,
                           evaluate_sample_num_per_epoch=500)
-        history = trainer.train()
+        if view is None:
+            history = trainer.train()
+        else:
+            from chapters.live import watch           # the live view is optional: imported only when asked for
+            history = watch(trainer, view=view, label=key)
         results[key] = {"history": history, "train_acc": net.accuracy(x_train, t_train),
                         "test_acc": net.accuracy(x_test, t_test), "moved_acc": net.accuracy(x_test_moved, t_test)}
     return results

@@ -2,6 +2,7 @@
 
 - ``optimizer_paths``  6.1: the test function f(x, y) = x**2/20 + y**2 and the optimizers' paths over it
 - ``experiments``      6.1.8-6.5 on MNIST: optimizers, initial weights, Batch Normalization,
-                       weight decay and dropout, hyperparameter search
+                       weight decay and dropout, hyperparameter search (re-exported from ``search``)
+- ``search``           6.5: validation split, random search on any executor, random vs grid search
 - ``exercises``        the exercises that answer back
 """

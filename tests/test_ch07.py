@@ -89,10 +89,10 @@ def test_playground_status_line(capsys):
     imgs = _digits()
     fig = convolution_playground(imgs, index=1, kernel="vertical edge", stride=1, pad=0)
     out = capsys.readouterr().out.strip()
-    assert out == "kernel: vertical edge 3x3 | stride 1, pad 0 | OH = OW = (28 + 2*0 - 3)/1 + 1 = 26"
+    assert out == "kernel: vertical edge 3x3 | stride 1, pad 0\nOH = OW = (28 + 2*0 - 3)/1 + 1 = 26"
     assert len(fig.axes) == 3
     convolution_playground(imgs, kernel=CUSTOM, custom="1 1; 1 1", stride=2, pad=0)
-    assert "kernel: custom (edit below) 2x2 | stride 2, pad 0 | OH = OW = (28 + 2*0 - 2)/2 + 1 = 14" in capsys.readouterr().out
+    assert "kernel: custom (edit below) 2x2 | stride 2, pad 0\nOH = OW = (28 + 2*0 - 2)/2 + 1 = 14" in capsys.readouterr().out
     convolution_playground(imgs, kernel=CUSTOM, custom="1 2; 3", stride=1)
     assert "not understood" in capsys.readouterr().out
     convolution_playground(imgs.reshape(3, 784), kernel="sharpen", stride=2, pad=1)

@@ -198,7 +198,7 @@ def convolution_playground(images: np.ndarray, index: int = 0, kernel: str = "ve
 
     images: (K, 784), (K, 28, 28) or (K, 1, 28, 28). kernel: a name in ``KERNELS`` or ``CUSTOM``
     (then ``custom`` is parsed by :func:`parse_kernel`). Prints the status line, e.g.
-    ``kernel: vertical edge 3x3 | stride 1, pad 0 | OH = OW = (28 + 2*0 - 3)/1 + 1 = 26``.
+    ``kernel: vertical edge 3x3 | stride 1, pad 0`` and, below it, ``OH = OW = (28 + 2*0 - 3)/1 + 1 = 26``.
     """
     img = _as_images(images)[index].astype(np.float64)
     try:
@@ -231,7 +231,8 @@ def convolution_playground(images: np.ndarray, index: int = 0, kernel: str = "ve
         ax.set_xticks([])
         ax.set_yticks([])
     fig.tight_layout()
-    print(f"kernel: {kernel} {FH}x{FW} | stride {stride}, pad {pad} | OH = OW = {text}")
+    # Two lines, always: a long output-size note then never widens the line past the panel.
+    print(f"kernel: {kernel} {FH}x{FW} | stride {stride}, pad {pad}\nOH = OW = {text}")
     return fig
 
 

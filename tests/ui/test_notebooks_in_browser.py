@@ -154,7 +154,7 @@ LATER_SLIDERS = [
     SliderCase("ch06", ("optimizer", "lr", "steps", "x0", "y0"), "steps", "ArrowLeft", 5, 1,  # optimizer_explorer
                r"^sgd lr=0\.1, {value} steps: "),
     SliderCase("ch07", ("index", "kernel", "stride", "pad"), "stride", "ArrowRight", 1, 1,  # convolution_playground
-               r"^kernel: .+ \| stride {value}, pad \d+ \| OH = OW = "),
+               r"^kernel: .+ \| stride {value}, pad \d+\nOH = OW = "),
 ]
 LATER = [n for n in NOTEBOOKS if re.match(r"ch(\d+)_", n) and int(re.match(r"ch(\d+)_", n).group(1)) >= 4]
 

@@ -165,7 +165,11 @@ def test_slider_defaults_lie_on_the_slider_grid():
     assert slider.value == 0.03 and abs(steps - round(steps)) < 1e-9
 
 
-def test_panel_shows_the_figure_in_place_and_closes_what_it_drew():
+def test_panel_shows_the_figure_in_place_and_closes_what_it_drew(monkeypatch):
+    import chapters.panels
+    # a busy machine can make a draw take over SLOW_SECONDS and switch the panel to on-release updates (tested
+    # on its own below); here the panel must stay continuous whatever the load
+    monkeypatch.setattr(chapters.panels, "SLOW_SECONDS", 60.0)
     calls = []
     open_before = plt.get_fignums()
     panel = slider_panel(_recorder(calls), a=(0.0, 2.0, 0.5), b=(1, 5))

@@ -8,6 +8,15 @@ asks for a budget with :func:`budget` and checks the same claim in both modes.
 
 ``make test`` sets ``DLFS_QUICK=1``; ``make lab`` and ``make execute`` leave it unset (full budgets).
 
+Threads
+-------
+The fast layers (:mod:`common.fast`) split a mini-batch into slices and work on them in several
+threads at once (NumPy lets go of Python's lock inside copies, ufuncs and matrix products).
+:func:`threads` says how many: ``DLFS_THREADS`` if set, otherwise as many as BLAS may use (its own
+setting: ``OPENBLAS_NUM_THREADS``, or a ``threadpoolctl`` limit such as the process pools'
+one-thread workers), never more than the cores. ``DLFS_THREADS=1`` computes everything in the
+calling thread.
+
 Seeding
 -------
 Every random draw in the lab goes through a ``numpy.random.Generator``. :func:`seed_everything`
@@ -18,8 +27,10 @@ from __future__ import annotations
 
 import os
 import random
+import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Iterator, TypeVar
 
 import numpy as np
 
@@ -43,6 +54,71 @@ def budget(full: T, quick: T) -> T:
     >>> epochs = budget(full=20, quick=2)
     """
     return quick if is_quick() else full
+
+
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+_blas_controller = None
+
+
+def _blas_threads() -> int:
+    """Threads BLAS is allowed right now (0 if threadpoolctl cannot tell)."""
+    global _blas_controller
+    try:
+        if _blas_controller is None:
+            from threadpoolctl import ThreadpoolController
+            _blas_controller = ThreadpoolController().select(user_api="blas")
+        return min((lib.num_threads for lib in _blas_controller.lib_controllers), default=0)
+    except Exception:                                   # threadpoolctl missing or unable to read the library
+        return 0
+
+
+_blas_lock = threading.Lock()
+_blas_users = 0                                          # blocks inside blas_single_threaded right now
+_blas_saved: list[int] = []
+
+
+@contextmanager
+def blas_single_threaded() -> Iterator[None]:
+    """Within the block BLAS uses one thread (the caller's): for matrix products run side by side in
+    :func:`threads` threads, which would otherwise each start BLAS's own threads and crowd the cores.
+
+    Safe when several threads enter at once: the first to enter sets one thread, the last to leave
+    puts the previous setting back.
+    """
+    global _blas_users, _blas_saved
+    _blas_threads()                                      # load the controller once
+    libs = [] if _blas_controller is None else _blas_controller.lib_controllers
+    with _blas_lock:
+        if _blas_users == 0:
+            _blas_saved = [lib.num_threads for lib in libs]
+            for lib in libs:
+                lib.set_num_threads(1)
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                for lib, n in zip(libs, _blas_saved):
+                    lib.set_num_threads(n)
+
+
+def threads() -> int:
+    """How many threads :mod:`common.fast` splits a mini-batch over (see "Threads" above); at least 1."""
+    value = os.environ.get("DLFS_THREADS", "").strip()
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"DLFS_THREADS must be a whole number of at least 1, got {value!r}")
+        return int(value)
+    blas = _blas_threads()
+    return max(1, min(_cores(), blas if blas > 0 else _cores()))
 
 
 def seed_everything(seed: int = 0) -> np.random.Generator:

@@ -7,16 +7,100 @@ Read ``common.layers`` to learn the layer; read this file to see how frameworks 
 
 - :func:`unfold` / :func:`fold`   im2col transposed, (C*FH*FW, N*OH*OW), built in the layout the
   matrix product wants; fold is its adjoint (overlapping patches add).
-- :class:`FastConvolution`   W (FN, C*FH*FW) @ unfold(x); dx for stride 1 as a convolution with the
-  flipped filters when that is cheaper; the first layer may skip dx (``need_dx=False``).
-- :class:`FastPooling`       non-overlapping windows as a running ``np.maximum`` over strided views.
-- :class:`FastRelu`          one-pass ``np.maximum``; :class:`FastAffine` with ``need_dx``.
+- :func:`unfold_images`      the same patches, one (C*FH*FW, OH*OW) matrix per image.
+- :func:`over_batch`         the mini-batch cut into slices small enough to stay in a core's cache,
+  the slices shared out between threads (:func:`common.config.threads`).
+- :class:`FastConvolution`   per slice of images: W (FN, C*FH*FW) @ unfold_images(x); dx for stride 1
+  as a convolution with the flipped filters; the first layer may skip dx (``need_dx=False``).
+- :class:`FastPooling`       non-overlapping windows: the maximum along each row, then down the rows,
+  remembering which pixel won; backward sends each gradient straight to the winner.
+- :class:`FastRelu`          ``np.maximum`` / ``np.where``, per slice; :class:`FastAffine` with ``need_dx``.
 """
 from __future__ import annotations
 
-from common.backend import as_strided, np     # np is NumPy (or CuPy with DLFS_DEVICE=gpu)
-from common.layers import Affine, Convolution, Pooling, Relu, _check_dout
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
+
+from common import config
+from common.backend import GPU, as_strided, np     # np is NumPy (or CuPy with DLFS_DEVICE=gpu)
+from common.layers import Affine, Convolution, Pooling, Relu, _check_dout, _require_batch, _require_float
 from common.util import _check_cols, _check_images, output_hw
+
+# ---- the mini-batch in slices, the slices in threads -------------------------------------------
+#: how much work memory one slice of the batch may use: the patches of a few images, which then stay in
+#: the core's cache between being written and being multiplied (a whole batch's patches, 45 MB for
+#: DeepConvNet's second layer, go out to main memory and back)
+SLICE_BYTES = 1 << 21
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def _forget_pool() -> None:
+    global _pool
+    _pool = None                                   # a forked child has none of the parent's threads
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
+def batch_slices(n: int, bytes_per_sample: int, at_least: int = 1) -> list[tuple[int, int]]:
+    """Cut range(n) into consecutive (start, stop) slices of about SLICE_BYTES of work memory each,
+    and into at least ``at_least`` slices (when n allows).
+
+    The cut depends only on n and the sizes, never on the number of threads, so sums over slices
+    (a layer's dW) come out bit for bit the same on one thread or eight."""
+    per_slice = max(1, min(SLICE_BYTES // max(1, bytes_per_sample), -(-n // max(1, at_least))))
+    return [(a, min(n, a + per_slice)) for a in range(0, n, per_slice)]
+
+
+def over_batch(work: Callable[[int, int], Any], n: int, bytes_per_sample: int, at_least: int = 1) -> list[Any]:
+    """Call ``work(start, stop)`` on every slice of :func:`batch_slices`, in up to ``config.threads()``
+    threads, each with one BLAS thread; return the results in slice order.
+
+    ``work`` must write only its own rows of any shared output (slices never overlap), so the
+    threads need no locks. ``at_least``: cut at least this many slices, for work that is heavy for
+    its memory (a wide Affine layer). On the GPU (CuPy) the whole batch is one slice.
+    """
+    global _pool
+    if GPU:
+        return [work(0, n)]
+    slices = batch_slices(n, bytes_per_sample, at_least)
+    wanted = config.threads()
+    if wanted == 1:                                  # DLFS_THREADS=1 (or BLAS on one thread): all here, BLAS as set
+        return [work(a, b) for a, b in slices]
+    n_threads = min(wanted, len(slices))
+    # thread k takes a run of consecutive slices (neighbouring images: its own part of each array)
+    per = -(-len(slices) // n_threads)
+    groups = [slices[k * per:(k + 1) * per] for k in range(n_threads)]
+
+    def run(group: list[tuple[int, int]]) -> list[Any]:
+        return [work(a, b) for a, b in group]
+
+    # One BLAS thread each, even for a batch small enough to be one slice: a multi-threaded product
+    # leaves BLAS's helper thread spinning for a while afterwards, stealing a core from the next layer.
+    with config.blas_single_threaded():
+        if n_threads == 1:
+            return run(groups[0])
+        if _pool is None or _pool._max_workers < n_threads - 1:
+            _pool = ThreadPoolExecutor(max_workers=max(n_threads - 1, config._cores() - 1, 1),
+                                       thread_name_prefix="dlfs-fast")
+        futures = [_pool.submit(run, group) for group in groups[1:]]
+        results = run(groups[0])                     # the calling thread takes the first share itself
+        for f in futures:
+            results += f.result()
+    return results
+
+
+def pad_images(x: np.ndarray, pad_h: int, pad_w: int) -> np.ndarray:
+    """(N, C, H, W) -> (N, C, H + 2*pad_h, W + 2*pad_w) with a border of zeros (``np.pad``'s result,
+    without its general-purpose bookkeeping, which costs more than the copy for a few small images)."""
+    if not (pad_h or pad_w):
+        return x
+    N, C, H, W = x.shape
+    out = np.zeros((N, C, H + 2 * pad_h, W + 2 * pad_w), dtype=x.dtype)
+    out[:, :, pad_h:pad_h + H, pad_w:pad_w + W] = x
+    return out
 
 
 def unfold(x: np.ndarray, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0) -> np.ndarray:
@@ -31,7 +115,7 @@ def unfold(x: np.ndarray, filter_h: int, filter_w: int, stride: int = 1, pad: in
     _check_images(x, "unfold")
     N, C, H, W = x.shape
     out_h, out_w = output_hw(x.shape, filter_h, filter_w, stride, pad)
-    img = np.pad(x, [(0, 0), (0, 0), (pad, pad), (pad, pad)]) if pad else np.ascontiguousarray(x)
+    img = pad_images(x, pad, pad) if pad else np.ascontiguousarray(x)
     s_n, s_c, s_h, s_w = img.strides
     cols = as_strided(
         img,
@@ -39,6 +123,49 @@ def unfold(x: np.ndarray, filter_h: int, filter_w: int, stride: int = 1, pad: in
         strides=(s_c, s_h, s_w, s_n, s_h * stride, s_w * stride),
     )
     return cols.reshape(C * filter_h * filter_w, N * out_h * out_w)
+
+
+def unfold_images(x: np.ndarray, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0) -> np.ndarray:
+    """im2col per image: (N, C, H, W) -> (N, C * FH * FW, OH * OW).
+
+    Image n's slab is unfold(x[n:n+1]): one row per (channel, kernel row, kernel column), one column
+    per output position, so ``W.reshape(FN, -1) @ slab`` is that image's output, already in the
+    (FN, OH*OW) order of an (N, FN, OH, OW) array: nothing to transpose afterwards.
+    """
+    _check_images(x, "unfold_images")
+    N, C, H, W = x.shape
+    out_h, out_w = output_hw(x.shape, filter_h, filter_w, stride, pad)
+    img = pad_images(x, pad, pad)
+    s_n, s_c, s_h, s_w = img.strides
+    cols = as_strided(
+        img,
+        shape=(N, C, filter_h, filter_w, out_h, out_w),
+        strides=(s_n, s_c, s_h, s_w, s_h * stride, s_w * stride),
+    )
+    return cols.reshape(N, C * filter_h * filter_w, out_h * out_w)
+
+
+def channels_last(x: np.ndarray, pad: int = 0) -> np.ndarray:
+    """(N, C, H, W) -> (N, H + 2*pad, W + 2*pad, C): channels-last (NHWC) with a border of zeros."""
+    N, C, H, W = x.shape
+    out = np.zeros((N, H + 2 * pad, W + 2 * pad, C), dtype=x.dtype)
+    out[:, pad:pad + H, pad:pad + W, :] = x.transpose(0, 2, 3, 1)
+    return out
+
+
+def unfold_channels_last(img: np.ndarray, filter_h: int, filter_w: int, stride: int = 1) -> np.ndarray:
+    """im2col of an already padded channels-last batch: (N, H, W, C) -> (N * OH * OW, FH * FW * C).
+
+    One row per output position, ordered kernel row, kernel column, channel. In this layout a patch's
+    row of FW pixels is FW * C numbers side by side in memory, so the copy moves runs of that length
+    (192 numbers for 64 channels) instead of the OW-long runs of :func:`unfold_images` (8 at 8x8).
+    """
+    N, H, W, C = img.shape
+    out_h, out_w = (H - filter_h) // stride + 1, (W - filter_w) // stride + 1
+    s_n, s_h, s_w, s_c = img.strides
+    cols = as_strided(img, shape=(N, out_h, out_w, filter_h, filter_w, C),
+                      strides=(s_n, s_h * stride, s_w * stride, s_h, s_w, s_c))
+    return cols.reshape(N * out_h * out_w, filter_h * filter_w * C)
 
 
 def fold(cols: np.ndarray, input_shape: tuple[int, int, int, int], filter_h: int, filter_w: int,
@@ -63,85 +190,201 @@ def fold(cols: np.ndarray, input_shape: tuple[int, int, int, int], filter_h: int
 
 
 class FastAffine(Affine):
-    """:class:`common.layers.Affine` whose backward can skip dx (``need_dx=False``) for a first layer."""
+    """:class:`common.layers.Affine`, a slice of the batch at a time (rows are independent; dW and db
+    add up over the slices); backward can skip dx (``need_dx=False``) for a first layer."""
+
+    #: a W with at least this many numbers is worth a slice per thread (its products outweigh the hand-over)
+    WIDE = 1 << 16
+
+    def _slices(self) -> int:
+        return 4 if self.W.size >= self.WIDE else 1
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        _require_float("Affine", x)
+        _require_batch("Affine", x)
+        self.original_x_shape = x.shape
+        x2 = x.reshape(x.shape[0], -1)                   # (N, D): an image batch is flattened per sample
+        if x2.shape[1] != self.W.shape[0]:
+            return super().forward(x)                    # the book's layer says what is wrong
+        out = np.empty((x2.shape[0], self.W.shape[1]), dtype=np.result_type(x2, self.W))
+
+        def work(a: int, b: int) -> None:
+            np.matmul(x2[a:b], self.W, out=out[a:b])
+            out[a:b] += self.b
+
+        over_batch(work, len(x2), x2[:1].nbytes + out[:1].nbytes, self._slices())
+        self.x = x2
+        return out
 
     def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
         """need_dx=False skips dx (a first layer's input gradient is never used) and returns None."""
-        if need_dx:
-            return super().backward(dout)
         _check_dout("Affine", dout, (self.x.shape[0], self.W.shape[1]))
-        self.dW = self.x.T @ dout
-        self.db = dout.sum(axis=0)
-        return None
+        dx = np.empty(self.x.shape, dtype=np.result_type(dout, self.W)) if need_dx else None
+
+        def work(a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+            if need_dx:
+                np.matmul(dout[a:b], self.W.T, out=dx[a:b])
+            return self.x[a:b].T @ dout[a:b], dout[a:b].sum(axis=0)
+
+        parts = over_batch(work, len(dout), self.x[:1].nbytes + dout[:1].nbytes, self._slices())
+        dW, db = parts[0]
+        for dW_k, db_k in parts[1:]:                     # in slice order: the same sums on any thread count
+            dW, db = dW + dW_k, db + db_k
+        self.dW, self.db = dW, db
+        return None if dx is None else dx.reshape(*self.original_x_shape)
 
 
 class FastRelu(Relu):
-    """:class:`common.layers.Relu` in one pass: ``np.maximum`` builds the output (boolean-mask
-    assignment, ``out[mask] = 0``, is several times slower on large arrays)."""
+    """:class:`common.layers.Relu`, a slice of the batch at a time: ``np.maximum`` builds the output,
+    a product with the kept positions the gradient (boolean-mask assignment, ``out[mask] = 0``, and
+    ``np.where`` are several times slower on large arrays)."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self.mask = x <= 0
-        return np.maximum(x, 0)                        # a new array: x itself is untouched
+        out = np.empty(x.shape, dtype=x.dtype)           # a new array: x itself is untouched
+        self.keep = np.empty(x.shape, dtype=bool)        # x > 0: where the gradient passes (the book's ~mask)
+
+        def work(a: int, b: int) -> None:
+            keep = self.keep[a:b]
+            np.less_equal(x[a:b], 0, out=keep)           # the book's mask (NaN is not <= 0: it passes) ...
+            np.logical_not(keep, out=keep)               # ... turned around
+            np.maximum(x[a:b], 0, out=out[a:b])
+
+        over_batch(work, len(x), x[:1].nbytes)
+        return out
+
+    @property
+    def mask(self) -> np.ndarray:
+        """The book's ``mask`` (x <= 0), computed from ``keep`` when asked for."""
+        return ~self.keep
+
+    @mask.setter
+    def mask(self, value: np.ndarray | None) -> None:
+        self.keep = None if value is None else ~value
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        _check_dout("Relu", dout, self.mask.shape)
-        dx = dout * ~self.mask                         # a new array: never zero the caller's dout
-        dx += 0                                        # (negative * False is -0.0; make it a plain 0.0)
+        _check_dout("Relu", dout, self.keep.shape)
+        dx = np.empty(dout.shape, dtype=dout.dtype)       # a new array: never zero the caller's dout
+
+        def work(a: int, b: int) -> None:
+            np.multiply(dout[a:b], self.keep[a:b], out=dx[a:b])     # dout where x > 0, else 0
+            np.add(dx[a:b], 0, out=dx[a:b])                          # (negative * False is -0.0; make it 0.0)
+
+        over_batch(work, len(dout), dout[:1].nbytes)
         return dx
 
 
 class FastConvolution(Convolution):
-    """:class:`common.layers.Convolution` computed as the transposed product W (FN, C*FH*FW) @ unfold(x).
+    """:class:`common.layers.Convolution` computed image by image as W (FN, C*FH*FW) @ unfold_images(x),
+    a few images at a time (:func:`over_batch`), on every core.
 
-    Same numbers as the book's ``im2col(x) @ W.reshape(FN, -1).T``, transposed, in the layout
-    that is faster to build. Backward, with dout as D (FN, N*OH*OW) and U = unfold(x):
-        db = sum of D over all positions        (FN,)
-        dW = D @ U^T, computed as (U @ D^T)^T   (FN, C*FH*FW) — BLAS streams the long axis better
-        dx = fold(W^T @ D)                      (N, C, H, W), or a convolution with flipped filters
+    Same numbers as the book's ``im2col(x) @ W.reshape(FN, -1).T``, transposed per image: each image's
+    product is already its (FN, OH*OW) slab of the output. The patches are not kept for backward (for
+    a whole batch they take 9x the input's memory); backward unfolds the slice again, which costs
+    less than reading a kept copy back from main memory. Backward, for each image with its output
+    gradient G (FN, OH*OW) and patches U = unfold_images(x)[n]:
+        db = sum of G over all positions (and images)        (FN,)
+        dW = sum over images of G @ U^T                      (FN, C*FH*FW)
+        dx = a convolution of G with the flipped filters     (C, H, W)   (stride 1; else fold(W^T @ G))
     """
+
+    def _channels_last(self, x_shape: tuple[int, ...]) -> bool:
+        """Work channels-last when a patch row (FW * C numbers) is at least twice an output row (OW):
+        its copies then move long runs (measured in benchmarks/conv_layouts.py); else channels-first."""
+        FN, C, FH, FW = self.W.shape
+        return FW * C >= 2 * output_hw(x_shape, FH, FW, self.stride, self.pad)[1]
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._check_input(x)
-        FN, _, FH, FW = self.W.shape
-        cols = unfold(x, FH, FW, self.stride, self.pad)          # (C*FH*FW, N*OH*OW)
-        out = self.W.reshape(FN, -1) @ cols                      # (FN, N*OH*OW)
-        out += self.b[:, None]                                   # one bias per filter, (FN, 1) broadcasts
-        self.x, self.col = x, cols                               # col holds unfold(x) = im2col(x).T here
+        FN, C, FH, FW = self.W.shape
+        N = x.shape[0]
         out_h, out_w = output_hw(x.shape, FH, FW, self.stride, self.pad)
-        return out.reshape(FN, x.shape[0], out_h, out_w).transpose(1, 0, 2, 3)   # (N, FN, OH, OW)
+        W_col = self.W.reshape(FN, -1)                                   # (FN, C*FH*FW)
+        out = np.empty((N, FN, out_h * out_w), dtype=np.result_type(x, self.W))
+        bias = self.b[:, None]                                           # (FN, 1): one bias per filter
+        if self._channels_last(x.shape):
+            W_last = self.W.transpose(2, 3, 1, 0).reshape(-1, FN)        # (FH*FW*C, FN), rows as the patches'
+
+            def work(a: int, b: int) -> None:
+                cols = unfold_channels_last(channels_last(x[a:b], self.pad), FH, FW, self.stride)
+                y = cols @ W_last                                        # (n*OH*OW, FN)
+                y += self.b                                              # (FN,) broadcasts over the rows
+                out[a:b] = y.reshape(b - a, out_h * out_w, FN).transpose(0, 2, 1)
+        else:
+            def work(a: int, b: int) -> None:
+                cols = unfold_images(x[a:b], FH, FW, self.stride, self.pad)  # (n, C*FH*FW, OH*OW)
+                np.matmul(W_col, cols, out=out[a:b])                         # (n, FN, OH*OW)
+                out[a:b] += bias
+
+        over_batch(work, N, W_col.shape[1] * out_h * out_w * x.itemsize)
+        self.x, self.col = x, None
+        return out.reshape(N, FN, out_h, out_w)
 
     def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
         """need_dx=False skips dx (a first layer's input gradient is never used) and returns None."""
         FN, C, FH, FW = self.W.shape
-        _check_dout("Convolution", dout, (self.x.shape[0], FN, *output_hw(self.x.shape, FH, FW, self.stride, self.pad)))
-        D = dout.transpose(1, 0, 2, 3).reshape(FN, -1)          # (FN, N*OH*OW)
-        self.db = D.sum(axis=1)                                   # sum over the batch AND the positions
-        self.dW = (self.col @ D.T).T.reshape(FN, C, FH, FW)
+        x = self.x
+        N, _, H, W = x.shape
+        out_h, out_w = output_hw(x.shape, FH, FW, self.stride, self.pad)
+        _check_dout("Convolution", dout, (N, FN, out_h, out_w))
+        G = dout.reshape(N, FN, out_h * out_w)                           # (N, FN, OH*OW)
+        flipped = need_dx and self.stride == 1 and self.pad <= min(FH, FW) - 1
+        if flipped:
+            dx = np.empty((N, C, H * W), dtype=np.result_type(dout, self.W))
+            py, px = FH - 1 - self.pad, FW - 1 - self.pad
+            # the flipped filters as a (C, FN*FH*FW) matrix: channel c's weights, turned by 180 degrees
+            W_flip = self.W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(C, -1)
+
+        one_product = C * FH * FW < FN         # few numbers per patch (a first layer): per-image products win
+        last = self._channels_last(x.shape)
+        if last and flipped:
+            # flipped filters for the channels-last product: row (y, x, f), column c = W[f, c, FH-1-y, FW-1-x]
+            W_flip_last = self.W[:, :, ::-1, ::-1].transpose(2, 3, 0, 1).reshape(-1, C)
+
+        def work_last(a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+            n = b - a
+            cols = unfold_channels_last(channels_last(x[a:b], self.pad), FH, FW, self.stride)
+            Gl = G[a:b].transpose(0, 2, 1).reshape(n * out_h * out_w, FN)   # (n*OH*OW, FN) channels-last
+            dW = cols.T @ Gl                                                # (FH*FW*C, FN)
+            db = Gl.sum(axis=0)
+            if flipped:
+                g = np.zeros((n, out_h + 2 * py, out_w + 2 * px, FN), dtype=Gl.dtype)
+                g[:, py:py + out_h, px:px + out_w, :] = Gl.reshape(n, out_h, out_w, FN)
+                d = unfold_channels_last(g, FH, FW) @ W_flip_last          # (n*H*W, C)
+                dx[a:b] = d.reshape(n, H * W, C).transpose(0, 2, 1)
+            return dW, db
+
+        def work(a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+            if one_product:
+                cols = unfold_images(x[a:b], FH, FW, self.stride, self.pad)           # (n, C*FH*FW, OH*OW)
+                dW = np.matmul(G[a:b], cols.transpose(0, 2, 1)).sum(axis=0)      # sum over n of G_n @ U_n^T
+            else:
+                # the slice's images side by side: U (C*FH*FW, n*OH*OW), D (FN, n*OH*OW), dW = D @ U^T —
+                # computed as (U @ D^T)^T, one product whose long axis BLAS streams well
+                U = unfold(x[a:b], FH, FW, self.stride, self.pad)
+                D = G[a:b].transpose(1, 0, 2).reshape(FN, -1)
+                dW = (U @ D.T).T
+            db = G[a:b].sum(axis=(0, 2))
+            if flipped:
+                # dx[n, c, i, j] collects W[f, c, y, x] * dout[n, f, i - y + pad, j - x + pad]: an
+                # ordinary convolution of dout, padded by FH-1-pad, with the flipped filters
+                g = pad_images(dout[a:b], py, px)
+                np.matmul(W_flip, unfold_images(g, FH, FW), out=dx[a:b])   # (n, C, H*W)
+            return dW, db
+
+        per_sample = max(C * FH * FW * out_h * out_w, FN * FH * FW * H * W if flipped else 0) * x.itemsize
+        parts = over_batch(work_last if last else work, N, per_sample)
+        dW, db = parts[0]
+        for dW_k, db_k in parts[1:]:                                     # in slice order: same sums on any thread count
+            dW, db = dW + dW_k, db + db_k
+        if last:                                                         # (FH*FW*C, FN) -> (FN, C, FH, FW)
+            dW = dW.reshape(FH, FW, C, FN).transpose(3, 2, 0, 1)
+        self.dW, self.db = np.ascontiguousarray(dW.reshape(FN, C, FH, FW)), db
         if not need_dx:
             return None
-        if self.stride == 1 and self.pad <= min(FH, FW) - 1 and FN <= C:
-            # cheaper when the filters do not outnumber the channels (its matrix has FN*FH*FW rows)
-            return self._input_gradient_as_convolution(dout)
-        dcols = self.W.reshape(FN, -1).T @ D                      # (C*FH*FW, N*OH*OW)
-        return fold(dcols, self.x.shape, FH, FW, self.stride, self.pad)
-
-    def _input_gradient_as_convolution(self, dout: np.ndarray) -> np.ndarray:
-        """dx for stride 1, computed as a convolution of dout with the flipped filters.
-
-        Every input pixel collects W[f, c, y, x] * dout[n, f, i - y, j - x] over the filters and
-        offsets that touched it. Padding dout by (FH - 1 - pad) and flipping W in both spatial axes
-        turns that into an ordinary convolution — with the roles of C and FN swapped — whose output
-        is exactly (N, C, H, W). Same numbers as fold(W^T @ D), but the matrix product has the long
-        inner dimension FN*FH*FW instead of FN, and nothing needs folding afterwards.
-        """
-        FN, C, FH, FW = self.W.shape
-        N, _, H, W = self.x.shape
-        py, px = FH - 1 - self.pad, FW - 1 - self.pad
-        dout_p = np.pad(dout, [(0, 0), (0, 0), (py, py), (px, px)])
-        cols = unfold(dout_p, FH, FW)                             # (FN*FH*FW, N*H*W)
-        W_flip = self.W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)   # (C, FN, FH, FW)
-        dx = W_flip.reshape(C, -1) @ cols                         # (C, N*H*W)
-        return dx.reshape(C, N, H, W).transpose(1, 0, 2, 3)
+        if flipped:
+            return dx.reshape(N, C, H, W)
+        dcols = self.W.reshape(FN, -1).T @ G.transpose(1, 0, 2).reshape(FN, -1)   # (C*FH*FW, N*OH*OW)
+        return fold(dcols, x.shape, FH, FW, self.stride, self.pad)
 
 
 class FastPooling(Pooling):
@@ -149,42 +392,72 @@ class FastPooling(Pooling):
     (stride == window, no padding, sizes divisible — every pool in the book's networks); other
     settings fall back to the book's version.
 
-    The pixel at offset (dy, dx) of every window is the strided view x[:, :, dy::ph, dx::pw], shape
-    (N, C, OH, OW); the maximum over the ph * pw offsets (4 for 2x2) is a running ``np.maximum``.
+    The maximum of a window is found in two steps, each over strided views of the image: first along
+    each image row, over the pool_w pixels of every window (``col``: which of them won), then down
+    the pool_h rows of each window (``row``: which row's winner won). A later pixel wins only if it
+    is strictly larger, so a tie goes to the first pixel in reading order — the one the book's
+    ``argmax`` picks. Backward sends each window's gradient back along the same two choices.
     """
 
     def __init__(self, pool_h: int, pool_w: int, stride: int | None = None, pad: int = 0) -> None:
         super().__init__(pool_h, pool_w, stride, pad)
-        self.out: np.ndarray | None = None           # kept by the fast path to find the argmax again
+        self.row: np.ndarray | None = None     # (N, C, OH, OW): which row of each window held the maximum
+        self.col: np.ndarray | None = None     # (N, C, H, OW): which column of each window's row held its maximum
 
     def _tiles(self, H: int, W: int) -> bool:
         ph, pw = self.pool_h, self.pool_w
         return self.stride == ph == pw and self.pad == 0 and H % ph == 0 and W % pw == 0
 
+    @staticmethod
+    def _max_along(views: list[np.ndarray], out: np.ndarray, which: np.ndarray) -> None:
+        """out = the elementwise maximum of views; which = index of the first view holding it."""
+        if len(views) == 2:                            # 2x2 windows: which is simply "the second is larger"
+            np.greater(views[1], views[0], out=which.view(bool))
+            np.maximum(views[0], views[1], out=out)
+            return
+        out[...] = views[0]
+        which[...] = 0
+        for k, v in enumerate(views[1:], start=1):
+            later = v > out                            # strictly larger: ties stay with the earlier one
+            which += later * (k - which)
+            np.maximum(out, v, out=out)
+
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._check_input(x)
         if not self._tiles(*x.shape[2:]):
-            self.out = None
+            self.row = None
             return super().forward(x)
+        N, C, H, W = x.shape
         ph, pw = self.pool_h, self.pool_w
-        out = x[:, :, 0::ph, 0::pw].copy()
-        for k in range(1, ph * pw):
-            np.maximum(out, x[:, :, k // pw::ph, k % pw::pw], out=out)
-        self.x, self.out, self.arg_max = x, out, None
+        out = np.empty((N, C, H // ph, W // pw), dtype=x.dtype)
+        self.col = np.empty((N, C, H, W // pw), dtype=np.uint8)
+        self.row = np.empty(out.shape, dtype=np.uint8)
+
+        def work(a: int, b: int) -> None:
+            xs = x[a:b]
+            row_max = np.empty((b - a, C, H, W // pw), dtype=x.dtype)       # each window-row's maximum
+            self._max_along([xs[..., k::pw] for k in range(pw)], row_max, self.col[a:b])
+            self._max_along([row_max[:, :, k::ph] for k in range(ph)], out[a:b], self.row[a:b])
+
+        over_batch(work, N, x[:1].nbytes)
+        self.x, self.arg_max = x, None
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        if self.out is None:
+        if self.row is None:
             return super().backward(dout)
-        _check_dout("Pooling", dout, self.out.shape)
-        # Each window's gradient goes to the FIRST offset holding its maximum (as argmax would):
-        # ``taken`` marks windows already served, so a tie (e.g. all zeros after ReLU) is counted once.
+        _check_dout("Pooling", dout, self.row.shape)
+        N, C, H, W = self.x.shape
         ph, pw = self.pool_h, self.pool_w
         dx = np.empty(self.x.shape, dtype=dout.dtype)
-        taken = np.zeros(dout.shape, dtype=bool)
-        for k in range(ph * pw):
-            first_max = (self.x[:, :, k // pw::ph, k % pw::pw] == self.out) & ~taken
-            taken |= first_max
-            dx[:, :, k // pw::ph, k % pw::pw] = dout * first_max
-        dx += 0                                            # -0.0 (negative * False) -> 0.0
+
+        def work(a: int, b: int) -> None:
+            to_rows = np.empty((b - a, C, H, W // pw), dtype=dout.dtype)    # the gradient of each window-row
+            for k in range(ph):
+                np.multiply(dout[a:b], self.row[a:b] == k, out=to_rows[:, :, k::ph])
+            for k in range(pw):
+                np.multiply(to_rows, self.col[a:b] == k, out=dx[a:b, ..., k::pw])
+            np.add(dx[a:b], 0, out=dx[a:b])                                   # -0.0 (negative * False) -> 0.0
+
+        over_batch(work, N, self.x[:1].nbytes)
         return dx

@@ -183,10 +183,15 @@ class Adam:
         lr_t = self.lr * np.sqrt(1.0 - b2 ** self.iter) / (1.0 - b1 ** self.iter)
         eps_t = self.eps * np.sqrt(1.0 - b2 ** self.iter)
         for key in params:
-            g = grads[key]
-            self.m[key] += (1 - b1) * (g - self.m[key])
-            self.v[key] += (1 - b2) * (g * g - self.v[key])
-            params[key] -= float(lr_t) * self.m[key] / (np.sqrt(self.v[key]) + float(eps_t))
+            g, m, v = grads[key], self.m[key], self.v[key]
+            m += (1 - b1) * (g - m)
+            v += (1 - b2) * (g * g - v)
+            # W -= lr_t * m / (sqrt(v) + eps_t), in one scratch array instead of four temporaries
+            step = np.sqrt(v, out=np.empty_like(v))
+            step += float(eps_t)
+            np.divide(m, step, out=step)
+            step *= float(lr_t)
+            params[key] -= step
 
 
 OPTIMIZERS = {

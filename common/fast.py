@@ -289,7 +289,7 @@ class FastConvolution(Convolution):
 
     def _channels_last(self, x_shape: tuple[int, ...]) -> bool:
         """Work channels-last when a patch row (FW * C numbers) is at least twice an output row (OW):
-        its copies then move long runs (measured in benchmarks/conv_layouts.py); else channels-first."""
+        its copies then move long runs (per layer, both ways: benchmarks/levers.py); else channels-first."""
         FN, C, FH, FW = self.W.shape
         return FW * C >= 2 * output_hw(x_shape, FH, FW, self.stride, self.pad)[1]
 

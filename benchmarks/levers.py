@@ -1,0 +1,179 @@
+"""What each speed lever of common.fast is worth: one training step (forward, backward, Adam) of
+SimpleConvNet and DeepConvNet, float32, batch 100, with one lever turned off at a time.
+
+    .venv/bin/python benchmarks/levers.py [--reps 40] [--json benchmarks/levers.json]
+
+Variants (all in this process, taking turns step by step, so that a busy moment of a shared machine
+hits every variant alike; the table shows the median and the fastest quarter's upper bound):
+
+- all levers        common.fast as the networks use it
+- one thread        DLFS_THREADS=1: the slices in the calling thread, BLAS on its own threads
+- one slice         SLICE_BYTES so large that each layer takes the whole batch at once (one thread)
+- no slices/threads one slice and DLFS_THREADS=1: whole-batch copies, BLAS threads only (as before)
+- channels-first    every convolution per image in (C, H, W) order, never channels-last
+- channels-last     every convolution channels-last, whatever its shape
+- book Adam step    Adam's update with the textbook's four temporaries instead of one scratch array
+
+Winograd F(2x2, 3x3) is measured separately (benchmarks/winograd.py): it is not in common.fast.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from common import fast  # noqa: E402
+from common.networks import DeepConvNet, SimpleConvNet  # noqa: E402
+from common.optimizer import Adam  # noqa: E402
+
+
+class BookAdam(Adam):
+    """Adam's step written as the formula, every operation a new array (the update before this round)."""
+
+    def update(self, params: dict, grads: dict) -> None:
+        if self.m is None:
+            self.m = {k: np.zeros_like(p) for k, p in params.items()}
+            self.v = {k: np.zeros_like(p) for k, p in params.items()}
+        self.iter += 1
+        b1, b2 = self.beta1, self.beta2
+        lr_t = self.lr * np.sqrt(1.0 - b2 ** self.iter) / (1.0 - b1 ** self.iter)
+        eps_t = self.eps * np.sqrt(1.0 - b2 ** self.iter)
+        for key in params:
+            g = grads[key]
+            self.m[key] += (1 - b1) * (g - self.m[key])
+            self.v[key] += (1 - b2) * (g * g - self.v[key])
+            params[key] -= float(lr_t) * self.m[key] / (np.sqrt(self.v[key]) + float(eps_t))
+
+
+def variants() -> dict[str, Callable[[], Any]]:
+    """name -> a function that sets the lever up and returns a function undoing it."""
+    def env(threads: str | None, slice_bytes: int | None = None, layout: bool | None = None):
+        def setup():
+            saved = (os.environ.get("DLFS_THREADS"), fast.SLICE_BYTES, fast.FastConvolution._channels_last)
+            if threads is not None:
+                os.environ["DLFS_THREADS"] = threads
+            if slice_bytes is not None:
+                fast.SLICE_BYTES = slice_bytes
+            if layout is not None:
+                fast.FastConvolution._channels_last = lambda self, shape: layout
+
+            def undo():
+                if saved[0] is None:
+                    os.environ.pop("DLFS_THREADS", None)
+                else:
+                    os.environ["DLFS_THREADS"] = saved[0]
+                fast.SLICE_BYTES, fast.FastConvolution._channels_last = saved[1], saved[2]
+            return undo
+        return setup
+    return {
+        "all levers": env(None),
+        "one thread": env("1"),
+        "one slice": env(None, slice_bytes=1 << 40),
+        "no slices/threads": env("1", slice_bytes=1 << 40),
+        "channels-first": env(None, layout=False),
+        "channels-last": env(None, layout=True),
+        "book Adam step": env(None),
+    }
+
+
+def measure(reps: int) -> dict[str, dict[str, dict[str, float]]]:
+    rng = np.random.default_rng(0)
+    x = rng.random((100, 1, 28, 28), dtype=np.float32)
+    t = rng.integers(0, 10, 100)
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    for name, make in (("SimpleConvNet", SimpleConvNet), ("DeepConvNet", DeepConvNet)):
+        setups = variants()
+        nets = {v: make(dtype=np.float32, seed=0) for v in setups}
+        opts = {v: (BookAdam if v == "book Adam step" else Adam)(lr=0.001) for v in setups}
+        times: dict[str, list[float]] = {v: [] for v in setups}
+        for rep in range(reps + 3):
+            for v, setup in setups.items():
+                undo = setup()
+                try:
+                    t0 = time.perf_counter()
+                    opts[v].update(nets[v].params, nets[v].gradient(x, t))
+                    dt = time.perf_counter() - t0
+                finally:
+                    undo()
+                if rep >= 3:                                   # the first steps allocate and warm up
+                    times[v].append(dt)
+        results[name] = {v: {"median_ms": 1e3 * statistics.median(ts),
+                             "q1_ms": 1e3 * float(np.percentile(ts, 25))} for v, ts in times.items()}
+    return results
+
+
+def layer_layouts(reps: int) -> list[dict[str, Any]]:
+    """Each convolution of both networks, forward + backward on its own input, in both layouts."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for name, make in (("SimpleConvNet", SimpleConvNet), ("DeepConvNet", DeepConvNet)):
+        net = make(dtype=np.float32, seed=0)
+        x = rng.random((100, 1, 28, 28), dtype=np.float32)
+        for layer_name, layer, out in net.layer_outputs(x, train_flg=True):
+            if isinstance(layer, fast.FastConvolution):
+                dout = rng.standard_normal(out.shape).astype(np.float32)
+                need_dx = layer_name != "Conv1"
+                times: dict[bool, list[float]] = {False: [], True: []}
+                for rep in range(reps + 2):
+                    for last in (False, True):
+                        layer._channels_last = lambda shape, last=last: last   # on this layer object only
+                        t0 = time.perf_counter()
+                        layer.forward(x)
+                        layer.backward(dout, need_dx=need_dx)
+                        if rep >= 2:
+                            times[last].append(time.perf_counter() - t0)
+                del layer._channels_last
+                FN, C, FH, FW = layer.W.shape
+                rows.append({"layer": f"{name} {layer_name}", "C": C, "FN": FN, "OW": out.shape[3],
+                             "rule_picks": "channels-last" if layer._channels_last(x.shape) else "channels-first",
+                             "channels_first_ms": 1e3 * statistics.median(times[False]),
+                             "channels_last_ms": 1e3 * statistics.median(times[True])})
+            x = out
+    return rows
+
+
+def layer_table(rows: list[dict[str, Any]]) -> str:
+    lines = ["| layer | C -> FN | OW | channels-first | channels-last | the rule picks |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['layer']} | {r['C']} -> {r['FN']} | {r['OW']} | {r['channels_first_ms']:.2f} ms "
+                     f"| {r['channels_last_ms']:.2f} ms | {r['rule_picks']} |")
+    return "\n".join(lines)
+
+
+def table(results: dict[str, dict[str, dict[str, float]]]) -> str:
+    lines = ["| variant | " + " | ".join(f"{n} step (median / q1)" for n in results) + " | "
+             + " | ".join(f"{n}: time / all levers" for n in results) + " |",
+             "|---|" + "---|" * (2 * len(results))]
+    for v in next(iter(results.values())):
+        cells = [f"{r[v]['median_ms']:.1f} / {r[v]['q1_ms']:.1f} ms" for r in results.values()]
+        ratios = [f"{r[v]['median_ms'] / r['all levers']['median_ms']:.2f}x" for r in results.values()]
+        lines.append(f"| {v} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--reps", type=int, default=40, help="timed steps per variant (default 40)")
+    p.add_argument("--json", type=Path, default=None, help="also write the numbers here")
+    args = p.parse_args()
+    res = measure(args.reps)
+    print(table(res))
+    rows = layer_layouts(max(5, args.reps // 2))
+    print("\nEach convolution, forward + backward (median ms):\n" + layer_table(rows))
+    if args.json:
+        args.json.write_text(json.dumps({"steps": res, "layers": rows}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -4,7 +4,8 @@
     python benchmarks/run.py --smoke         # CI: a few steps of everything, no timing claims
 
 Method: for each network, the time of one training step (forward + backward + optimizer update) on a
-batch of 100 random MNIST-shaped images is the median of ``--steps`` steps after ``--warmup`` steps.
+batch of 100 random MNIST-shaped images is the median of ``--steps`` steps after ``--warmup`` steps;
+common's and PyTorch's steps take turns, so that load from elsewhere on a shared machine hits both.
 An epoch is extrapolated as 600 steps (60,000 images / 100); the book's 10,000 TwoLayerNet iterations
 likewise. All columns use the same number of BLAS threads (torch.set_num_threads is set to it).
 FLOPs per step are counted from the layer shapes (multiply-add = 2 FLOPs; backward = 2x forward for
@@ -31,6 +32,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))     # run as a script: make the sib
 
 import textbook  # noqa: E402
 
+from common import config  # noqa: E402
 from common.networks import DeepConvNet, SimpleConvNet, TwoLayerNet  # noqa: E402
 from common.optimizer import SGD, Adam  # noqa: E402
 
@@ -77,8 +79,26 @@ def step_flops(net: Any, batch: int, input_shape: tuple[int, ...]) -> float:
     return flops
 
 
-def measure_common(net: Any, optimizer: Any, x: np.ndarray, t: np.ndarray, steps: int, warmup: int) -> float:
-    return median_time(lambda: optimizer.update(net.params, net.gradient(x, t)), steps, warmup)
+def paired_median_times(step_a: Callable[[], Any], step_b: Callable[[], Any], steps: int,
+                        warmup: int) -> tuple[float, float]:
+    """Median step times of a and b, timed taking turns (a, b, a, b, ...): a moment when a shared machine
+    is busy slows both alike, instead of whichever happened to be measured then."""
+    for _ in range(warmup):
+        step_a()
+        step_b()
+    times_a, times_b = [], []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        step_a()
+        times_a.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        step_b()
+        times_b.append(time.perf_counter() - t0)
+    return statistics.median(times_a), statistics.median(times_b)
+
+
+def common_step(net: Any, optimizer: Any, x: np.ndarray, t: np.ndarray) -> Callable[[], None]:
+    return lambda: optimizer.update(net.params, net.gradient(x, t))
 
 
 def measure_textbook(build: Callable, params: dict, optimizer: Any, x: np.ndarray, t: np.ndarray,
@@ -88,8 +108,9 @@ def measure_textbook(build: Callable, params: dict, optimizer: Any, x: np.ndarra
     return median_time(lambda: optimizer.update(net.params, net.gradient(x64, t)), steps, warmup)
 
 
-def measure_torch(build_name: str, params: dict, opt: str, lr: float, x: np.ndarray, t: np.ndarray,
-                  steps: int, warmup: int, threads: int) -> float | None:
+def torch_step(build_name: str, params: dict, opt: str, lr: float, x: np.ndarray, t: np.ndarray,
+               threads: int) -> Callable[[], Any] | None:
+    """One PyTorch training step of the same network from the same weights, or None without torch."""
     try:
         import torch
         import torch_nets
@@ -101,7 +122,7 @@ def measure_torch(build_name: str, params: dict, opt: str, lr: float, x: np.ndar
     step = torch_nets.train_step_fn(net, optimizer)
     xt, tt = torch.from_numpy(x), torch.from_numpy(t.astype(np.int64))
     net.train()
-    return median_time(lambda: step(xt, tt), steps, warmup)
+    return lambda: step(xt, tt)
 
 
 def peak_memory_mb(net: Any, optimizer: Any, x: np.ndarray, t: np.ndarray) -> float:
@@ -149,11 +170,15 @@ def run(smoke: bool, steps: int, warmup: int) -> dict[str, Any]:
         net = make()
         params = {k: v.copy() for k, v in net.params.items()}
         ours_opt = Adam(lr=lr) if opt == "adam" else SGD(lr=lr)
-        ours = measure_common(net, ours_opt, x, t, steps, warmup)
+        ours_step = common_step(net, ours_opt, x, t)
+        theirs_step = torch_step(torch_name, params, opt, lr, x, t, threads)
+        if theirs_step is None:
+            ours, torch_t = median_time(ours_step, steps, warmup), None
+        else:
+            ours, torch_t = paired_median_times(ours_step, theirs_step, steps, warmup)
         tb_steps = max(1, steps // 3) if name == "DeepConvNet" else steps
         tb_opt = Adam(lr=lr) if opt == "adam" else SGD(lr=lr)
         base = measure_textbook(tb_build, params, tb_opt, x, t, tb_steps, min(warmup, 1))
-        torch_t = measure_torch(torch_name, params, opt, lr, x, t, steps, warmup, threads)
         flops = step_flops(net, batch, in_shape)
         fresh = make()
         mem = peak_memory_mb(fresh, Adam(lr=lr) if opt == "adam" else SGD(lr=lr), x, t)
@@ -182,7 +207,7 @@ def run(smoke: bool, steps: int, warmup: int) -> dict[str, Any]:
     return {
         "mode": "smoke" if smoke else "full",
         "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-                    "cpus": os.cpu_count(), "blas_threads": threads, "python": platform.python_version(),
+                    "cpus": os.cpu_count(), "blas_threads": threads, "fast_layer_threads": config.threads(), "python": platform.python_version(),
                     "numpy": np.__version__, "blas": blas, "torch": torch_version,
                     "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE")},
         "gemm_peak_gflops": peak,
@@ -199,7 +224,7 @@ def fmt_s(v: float | None) -> str:
 
 def table(res: dict[str, Any]) -> str:
     lines = [f"machine: {res['machine']['processor']}, {res['machine']['cpus']} CPUs, "
-             f"{res['machine']['blas_threads']} BLAS threads, numpy {res['machine']['numpy']}, "
+             f"{res['machine']['blas_threads']} BLAS threads, {res['machine'].get('fast_layer_threads', '?')} threads in common.fast, numpy {res['machine']['numpy']}, "
              f"torch {res['machine']['torch'] or 'not installed'}; BLAS: {', '.join(res['machine']['blas'])}",
              f"float32 GEMM peak: {res['gemm_peak_gflops']:.1f} GFLOP/s; {res['epoch_note']}", "",
              "| network | common epoch | PyTorch CPU epoch | textbook epoch | common / PyTorch | textbook / common "
@@ -223,12 +248,12 @@ def table(res: dict[str, Any]) -> str:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--smoke", action="store_true", help="a few steps of everything (CI); no timing claims")
-    p.add_argument("--steps", type=int, default=None, help="timed steps per network (default 15, smoke 2)")
+    p.add_argument("--steps", type=int, default=None, help="timed steps per network (default 40, smoke 2)")
     p.add_argument("--warmup", type=int, default=None, help="untimed steps first (default 3, smoke 1)")
     p.add_argument("--json", type=Path, default=None, help="where to write the results "
                                                            "(default benchmarks/results.json; smoke: none)")
     args = p.parse_args()
-    steps = args.steps or (2 if args.smoke else 15)
+    steps = args.steps or (2 if args.smoke else 40)
     warmup = args.warmup if args.warmup is not None else (1 if args.smoke else 3)
     res = run(args.smoke, steps, warmup)
     print(table(res))

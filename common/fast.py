@@ -44,28 +44,26 @@ def _forget_pool() -> None:
 os.register_at_fork(after_in_child=_forget_pool)
 
 
-def batch_slices(n: int, bytes_per_sample: int, at_least: int = 1) -> list[tuple[int, int]]:
-    """Cut range(n) into consecutive (start, stop) slices of about SLICE_BYTES of work memory each,
-    and into at least ``at_least`` slices (when n allows).
+def batch_slices(n: int, bytes_per_sample: int) -> list[tuple[int, int]]:
+    """Cut range(n) into consecutive (start, stop) slices of about SLICE_BYTES of work memory each.
 
     The cut depends only on n and the sizes, never on the number of threads, so sums over slices
     (a layer's dW) come out bit for bit the same on one thread or eight."""
-    per_slice = max(1, min(SLICE_BYTES // max(1, bytes_per_sample), -(-n // max(1, at_least))))
+    per_slice = max(1, SLICE_BYTES // max(1, bytes_per_sample))
     return [(a, min(n, a + per_slice)) for a in range(0, n, per_slice)]
 
 
-def over_batch(work: Callable[[int, int], Any], n: int, bytes_per_sample: int, at_least: int = 1) -> list[Any]:
+def over_batch(work: Callable[[int, int], Any], n: int, bytes_per_sample: int) -> list[Any]:
     """Call ``work(start, stop)`` on every slice of :func:`batch_slices`, in up to ``config.threads()``
     threads, each with one BLAS thread; return the results in slice order.
 
     ``work`` must write only its own rows of any shared output (slices never overlap), so the
-    threads need no locks. ``at_least``: cut at least this many slices, for work that is heavy for
-    its memory (a wide Affine layer). On the GPU (CuPy) the whole batch is one slice.
+    threads need no locks. On the GPU (CuPy) the whole batch is one slice.
     """
     global _pool
     if GPU:
         return [work(0, n)]
-    slices = batch_slices(n, bytes_per_sample, at_least)
+    slices = batch_slices(n, bytes_per_sample)
     wanted = config.threads()
     if wanted == 1:                                  # DLFS_THREADS=1 (or BLAS on one thread): all here, BLAS as set
         return [work(a, b) for a, b in slices]
@@ -193,12 +191,6 @@ class FastAffine(Affine):
     """:class:`common.layers.Affine`, a slice of the batch at a time (rows are independent; dW and db
     add up over the slices); backward can skip dx (``need_dx=False``) for a first layer."""
 
-    #: a W with at least this many numbers is worth a slice per thread (its products outweigh the hand-over)
-    WIDE = 1 << 16
-
-    def _slices(self) -> int:
-        return 4 if self.W.size >= self.WIDE else 1
-
     def forward(self, x: np.ndarray) -> np.ndarray:
         _require_float("Affine", x)
         _require_batch("Affine", x)
@@ -212,7 +204,7 @@ class FastAffine(Affine):
             np.matmul(x2[a:b], self.W, out=out[a:b])
             out[a:b] += self.b
 
-        over_batch(work, len(x2), x2[:1].nbytes + out[:1].nbytes, self._slices())
+        over_batch(work, len(x2), x2[:1].nbytes + out[:1].nbytes)
         self.x = x2
         return out
 
@@ -226,7 +218,7 @@ class FastAffine(Affine):
                 np.matmul(dout[a:b], self.W.T, out=dx[a:b])
             return self.x[a:b].T @ dout[a:b], dout[a:b].sum(axis=0)
 
-        parts = over_batch(work, len(dout), self.x[:1].nbytes + dout[:1].nbytes, self._slices())
+        parts = over_batch(work, len(dout), self.x[:1].nbytes + dout[:1].nbytes)
         dW, db = parts[0]
         for dW_k, db_k in parts[1:]:                     # in slice order: the same sums on any thread count
             dW, db = dW + dW_k, db + db_k

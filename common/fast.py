@@ -53,17 +53,23 @@ def batch_slices(n: int, bytes_per_sample: int) -> list[tuple[int, int]]:
     return [(a, min(n, a + per_slice)) for a in range(0, n, per_slice)]
 
 
+def one_slice(nbytes: int) -> bool:
+    """True when a batch using nbytes of work memory is one slice (then it is simply computed at once)."""
+    return GPU or nbytes <= SLICE_BYTES
+
+
 def over_batch(work: Callable[[int, int], Any], n: int, bytes_per_sample: int) -> list[Any]:
     """Call ``work(start, stop)`` on every slice of :func:`batch_slices`, in up to ``config.threads()``
     threads, each with one BLAS thread; return the results in slice order.
 
     ``work`` must write only its own rows of any shared output (slices never overlap), so the
-    threads need no locks. On the GPU (CuPy) the whole batch is one slice.
+    threads need no locks. A batch that fits in one slice, and any batch on the GPU (CuPy), is
+    computed at once in the calling thread, with BLAS's own threading.
     """
     global _pool
-    if GPU:
-        return [work(0, n)]
     slices = batch_slices(n, bytes_per_sample)
+    if GPU or len(slices) <= 1:                      # a small batch (an MLP's): here, at once, BLAS as set
+        return [work(0, n)] if n else []
     wanted = config.threads()
     if wanted == 1:                                  # DLFS_THREADS=1 (or BLAS on one thread): all here, BLAS as set
         return [work(a, b) for a, b in slices]
@@ -75,9 +81,7 @@ def over_batch(work: Callable[[int, int], Any], n: int, bytes_per_sample: int) -
     def run(group: list[tuple[int, int]]) -> list[Any]:
         return [work(a, b) for a, b in group]
 
-    # One BLAS thread each, even for a batch small enough to be one slice: a multi-threaded product
-    # leaves BLAS's helper thread spinning for a while afterwards, stealing a core from the next layer.
-    with config.blas_single_threaded():
+    with config.blas_single_threaded():              # one BLAS thread in each of our threads
         if n_threads == 1:
             return run(groups[0])
         if _pool is None or _pool._max_workers < n_threads - 1:
@@ -188,29 +192,37 @@ def fold(cols: np.ndarray, input_shape: tuple[int, int, int, int], filter_h: int
 
 
 class FastAffine(Affine):
-    """:class:`common.layers.Affine`, a slice of the batch at a time (rows are independent; dW and db
-    add up over the slices); backward can skip dx (``need_dx=False``) for a first layer."""
+    """:class:`common.layers.Affine`, a slice of the batch at a time when the batch is large (rows are
+    independent; dW and db add up over the slices); backward can skip dx (``need_dx=False``) for a
+    first layer."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        if x.ndim < 2 or x.size == 0 or one_slice(x.nbytes + len(x) * self.W.shape[1] * x.itemsize):
+            return super().forward(x)                    # the book's layer: checks, then x W + b at once
         _require_float("Affine", x)
-        _require_batch("Affine", x)
-        self.original_x_shape = x.shape
-        x2 = x.reshape(x.shape[0], -1)                   # (N, D): an image batch is flattened per sample
+        x2 = x.reshape(x.shape[0], -1)
         if x2.shape[1] != self.W.shape[0]:
-            return super().forward(x)                    # the book's layer says what is wrong
+            return super().forward(x)                    # which says what does not fit
+        row_bytes = x2[:1].nbytes + self.W.shape[1] * x2.itemsize
+        self.original_x_shape, self.x = x.shape, x2
         out = np.empty((x2.shape[0], self.W.shape[1]), dtype=np.result_type(x2, self.W))
 
         def work(a: int, b: int) -> None:
             np.matmul(x2[a:b], self.W, out=out[a:b])
             out[a:b] += self.b
 
-        over_batch(work, len(x2), x2[:1].nbytes + out[:1].nbytes)
-        self.x = x2
+        over_batch(work, len(x2), row_bytes)
         return out
 
     def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
         """need_dx=False skips dx (a first layer's input gradient is never used) and returns None."""
         _check_dout("Affine", dout, (self.x.shape[0], self.W.shape[1]))
+        if one_slice(self.x.nbytes + dout.nbytes):
+            if need_dx:
+                return super().backward(dout)
+            self.dW = self.x.T @ dout
+            self.db = dout.sum(axis=0)
+            return None
         dx = np.empty(self.x.shape, dtype=np.result_type(dout, self.W)) if need_dx else None
 
         def work(a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
@@ -232,34 +244,30 @@ class FastRelu(Relu):
     ``np.where`` are several times slower on large arrays)."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        out = np.empty(x.shape, dtype=x.dtype)           # a new array: x itself is untouched
-        self.keep = np.empty(x.shape, dtype=bool)        # x > 0: where the gradient passes (the book's ~mask)
+        if one_slice(x.nbytes):
+            self.mask = x <= 0
+            return np.maximum(x, 0)                      # a new array: x itself is untouched
+        out = np.empty(x.shape, dtype=x.dtype)
+        self.mask = np.empty(x.shape, dtype=bool)
 
         def work(a: int, b: int) -> None:
-            keep = self.keep[a:b]
-            np.less_equal(x[a:b], 0, out=keep)           # the book's mask (NaN is not <= 0: it passes) ...
-            np.logical_not(keep, out=keep)               # ... turned around
+            np.less_equal(x[a:b], 0, out=self.mask[a:b])
             np.maximum(x[a:b], 0, out=out[a:b])
 
         over_batch(work, len(x), x[:1].nbytes)
         return out
 
-    @property
-    def mask(self) -> np.ndarray:
-        """The book's ``mask`` (x <= 0), computed from ``keep`` when asked for."""
-        return ~self.keep
-
-    @mask.setter
-    def mask(self, value: np.ndarray | None) -> None:
-        self.keep = None if value is None else ~value
-
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        _check_dout("Relu", dout, self.keep.shape)
-        dx = np.empty(dout.shape, dtype=dout.dtype)       # a new array: never zero the caller's dout
+        _check_dout("Relu", dout, self.mask.shape)
+        if one_slice(dout.nbytes):
+            dx = dout * ~self.mask                       # a new array: never zero the caller's dout
+            dx += 0                                      # (negative * False is -0.0; make it a plain 0.0)
+            return dx
+        dx = np.empty(dout.shape, dtype=dout.dtype)
 
         def work(a: int, b: int) -> None:
-            np.multiply(dout[a:b], self.keep[a:b], out=dx[a:b])     # dout where x > 0, else 0
-            np.add(dx[a:b], 0, out=dx[a:b])                          # (negative * False is -0.0; make it 0.0)
+            np.multiply(dout[a:b], ~self.mask[a:b], out=dx[a:b])
+            np.add(dx[a:b], 0, out=dx[a:b])
 
         over_batch(work, len(dout), dout[:1].nbytes)
         return dx

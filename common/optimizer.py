@@ -186,11 +186,11 @@ class Adam:
             g, m, v = grads[key], self.m[key], self.v[key]
             m += (1 - b1) * (g - m)
             v += (1 - b2) * (g * g - v)
-            # W -= lr_t * m / (sqrt(v) + eps_t), in one scratch array instead of four temporaries
-            step = np.sqrt(v, out=np.empty_like(v))
-            step += float(eps_t)
-            np.divide(m, step, out=step)
-            step *= float(lr_t)
+            # W -= lr_t * m / (sqrt(v) + eps_t), in the same order with two arrays instead of four
+            step = m * float(lr_t)
+            denominator = np.sqrt(v)
+            denominator += float(eps_t)
+            step /= denominator
             params[key] -= step
 
 

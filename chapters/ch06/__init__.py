@@ -4,5 +4,7 @@
 - ``experiments``      6.1.8-6.5 on MNIST: optimizers, initial weights, Batch Normalization,
                        weight decay and dropout, hyperparameter search (re-exported from ``search``)
 - ``search``           6.5: validation split, random search on any executor, random vs grid search
+- ``parallel``         what the multi-run experiments (weight decay, dropout, the BN grid) share to train
+                       their runs on an executor
 - ``exercises``        the exercises that answer back
 """

@@ -17,18 +17,22 @@ Book sections:
 Every training experiment takes an optional ``view`` (a ``chapters.live.LiveTraining``): given one, each
 run is drawn into it while it trains (one line per run), so a reader sees a long cell progress. The
 results do not depend on it. :func:`optimizer_run` is one run of 6.1.8 (its control panel:
-``chapters.training_panels.optimizer_panel``).
+``chapters.training_panels.optimizer_panel``). The experiments of several runs (:func:`compare_optimizers`,
+:func:`compare_weight_inits`, :func:`bn_weight_scale_experiment`, :func:`regularisation_runs`) also take an
+``executor`` that trains the runs side by side, with the same results (see ``parallel.py``).
 """
 from __future__ import annotations
 
+import concurrent.futures
 import functools
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Hashable, Iterator, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubplotParams
 
+from chapters.ch06.parallel import map_runs, one_blas_thread, show_finished_run
 from chapters.figures import axes_for, figure_memo
 from chapters.live import LiveTraining, watch
 from common.functions import relu, sigmoid
@@ -74,41 +78,71 @@ BOOK_MNIST_OPTIMIZERS: dict[str, tuple[str, dict]] = {
 }
 
 
+def _iterations_run(x: np.ndarray, t: np.ndarray, iters: int, hidden: Sequence[int], activation: str,
+                    weight_init_std: float | str, optimizer: str, optimizer_param: dict, batch_size: int, seed: int,
+                    dtype: Any, view: Any = None) -> np.ndarray:
+    """One run of :func:`compare_optimizers` / :func:`compare_weight_inits`: a fresh net (seeded by ``seed``),
+    ``iters`` updates of :func:`train_iterations`; returns its losses."""
+    net = MultiLayerNet(x.shape[1], hidden, 10, activation=activation, weight_init_std=weight_init_std, dtype=dtype,
+                        seed=seed)
+    return train_iterations(net, make_optimizer(optimizer, **optimizer_param), x, t, iters, batch_size, seed, view)
+
+
+def _iterations_runs(runs: dict[str, dict[str, Any]], view: LiveTraining | None,
+                     executor: concurrent.futures.Executor | None) -> dict[str, np.ndarray]:
+    """label -> losses of ``_iterations_run(**runs[label])``: here, one after the other, each drawn live into
+    ``view``; or on ``executor``'s workers, ``view`` showing each as it comes back. One BLAS thread either way
+    (see ``chapters.ch06.parallel``), so the curves are identical."""
+    curves = {}
+    if executor is None:
+        with one_blas_thread():
+            for label, run in runs.items():
+                if view is not None:
+                    view.start_run(label, run["iters"])
+                curves[label] = _iterations_run(**run, view=view)
+        return curves
+    for (label, run), (losses, recorder) in zip(runs.items(), map_runs(_iterations_run, list(runs.values()),
+                                                                       executor, record=True)):
+        if view is not None:
+            show_finished_run(view, label, recorder.history(), run["iters"])
+        curves[label] = losses
+    return curves
+
+
 def compare_optimizers(x: np.ndarray, t: np.ndarray, iters: int,
                        optimizers: dict[str, tuple[str, dict]] | None = None,
                        hidden: Sequence[int] = (100, 100, 100, 100), batch_size: int = 128, seed: int = 0,
-                       dtype: Any = np.float32, view: LiveTraining | None = None) -> dict[str, np.ndarray]:
+                       dtype: Any = np.float32, view: LiveTraining | None = None,
+                       executor: concurrent.futures.Executor | None = None) -> dict[str, np.ndarray]:
     """Train one identical ReLU net (He init, same seed) per optimizer on the same mini-batches.
 
     optimizers: label -> (name, kwargs) for ``make_optimizer`` (default: the book's four).
     Returns label -> per-iteration losses, shape (iters,).
+    executor: None trains the runs here, one after the other; an Executor
+    (:func:`chapters.executors.local_executor`, ...) trains them side by side, with the same results.
     """
     optimizers = optimizers or BOOK_MNIST_OPTIMIZERS
-    curves = {}
-    for label, (name, kwargs) in optimizers.items():
-        net = MultiLayerNet(x.shape[1], hidden, 10, activation="relu", weight_init_std="he", dtype=dtype, seed=seed)
-        if view is not None:
-            view.start_run(label, iters)
-        curves[label] = train_iterations(net, make_optimizer(name, **kwargs), x, t, iters, batch_size, seed, view)
-    return curves
+    return _iterations_runs({label: {"x": x, "t": t, "iters": iters, "hidden": hidden, "activation": "relu",
+                                     "weight_init_std": "he", "optimizer": name, "optimizer_param": kwargs,
+                                     "batch_size": batch_size, "seed": seed, "dtype": dtype}
+                             for label, (name, kwargs) in optimizers.items()}, view, executor)
 
 
 def compare_weight_inits(x: np.ndarray, t: np.ndarray, iters: int, inits: dict[str, float | str] | None = None,
                          hidden: Sequence[int] = (100, 100, 100, 100), activation: str = "relu",
                          lr: float = 0.01, batch_size: int = 128, seed: int = 0,
-                         dtype: Any = np.float32, view: LiveTraining | None = None) -> dict[str, np.ndarray]:
+                         dtype: Any = np.float32, view: LiveTraining | None = None,
+                         executor: concurrent.futures.Executor | None = None) -> dict[str, np.ndarray]:
     """The book's 6.2.4: the same net and SGD(lr), one run per initial weight scale.
 
     inits: label -> weight_init_std (a number, "xavier" or "he"). Returns label -> losses (iters,).
+    executor: as in :func:`compare_optimizers`.
     """
     inits = inits or {"std=0.01": 0.01, "Xavier": "xavier", "He": "he"}
-    curves = {}
-    for label, std in inits.items():
-        net = MultiLayerNet(x.shape[1], hidden, 10, activation=activation, weight_init_std=std, dtype=dtype, seed=seed)
-        if view is not None:
-            view.start_run(label, iters)
-        curves[label] = train_iterations(net, make_optimizer("sgd", lr=lr), x, t, iters, batch_size, seed, view)
-    return curves
+    return _iterations_runs({label: {"x": x, "t": t, "iters": iters, "hidden": hidden, "activation": activation,
+                                     "weight_init_std": std, "optimizer": "sgd", "optimizer_param": {"lr": lr},
+                                     "batch_size": batch_size, "seed": seed, "dtype": dtype}
+                             for label, std in inits.items()}, view, executor)
 
 
 def final_loss(losses: np.ndarray, last: int = 100) -> float:
@@ -142,12 +176,13 @@ def optimizer_run(x: np.ndarray, t: np.ndarray, optimizer: str = "sgd", lr: floa
     """6.1.8 for one optimizer: the net and mini-batches of :func:`compare_optimizers`, ``iters`` updates.
 
     optimizer: a name from ``common.optimizer`` ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam").
-    Returns the loss of each mini-batch, shape (iters,) (fewer if ``view``'s Stop ended it).
+    Returns the loss of each mini-batch, shape (iters,) (fewer if ``view``'s Stop ended it). One BLAS thread,
+    as the comparison's runs, so the losses equal those of the comparison's run with that optimizer.
     """
-    net = MultiLayerNet(x.shape[1], hidden, 10, activation="relu", weight_init_std="he", dtype=dtype, seed=seed)
     if view is not None:
         view.start_run(f"{optimizer}, lr {lr:.3g}", iters)
-    return train_iterations(net, make_optimizer(optimizer, lr=lr), x, t, iters, batch_size, seed, view)
+    with one_blas_thread():
+        return _iterations_run(x, t, iters, hidden, "relu", "he", optimizer, {"lr": lr}, batch_size, seed, dtype, view)
 
 
 # =============================================================================================
@@ -393,12 +428,25 @@ def train_epochs(network: Any, optimizer: Any, x: np.ndarray, t: np.ndarray, epo
     return acc
 
 
+def _bn_run(x_train: np.ndarray, t_train: np.ndarray, scale: float, use_bn: bool, epochs: int,
+            hidden: Sequence[int], lr: float, batch_size: int, seed: int, dtype: Any,
+            last_layer_std: float | str | None, view: Any = None) -> tuple[np.ndarray, MultiLayerNetExtend]:
+    """One run of :func:`bn_weight_scale_experiment`: (train accuracy per epoch, trained network)."""
+    net = MultiLayerNetExtend(x_train.shape[1], hidden, 10, weight_init_std=float(scale),
+                              use_batchnorm=use_bn, dtype=dtype, seed=seed)
+    if last_layer_std is not None:
+        W = net.params[f"W{len(hidden) + 1}"]
+        W[...] = W / scale * init_scale(last_layer_std, W.shape[0])
+    return train_epochs(net, make_optimizer("sgd", lr=lr), x_train, t_train, epochs, batch_size, seed, view), net
+
+
 def bn_weight_scale_experiment(x_train: np.ndarray, t_train: np.ndarray, x_test: np.ndarray, t_test: np.ndarray,
                                weight_scales: Sequence[float], epochs: int = 20,
                                hidden: Sequence[int] = (100, 100, 100, 100, 100), lr: float = 0.01,
                                batch_size: int = 100, seed: int = 0, dtype: Any = np.float32,
                                last_layer_std: float | str | None = None,
-                               view: LiveTraining | None = None) -> dict[str, np.ndarray]:
+                               view: LiveTraining | None = None,
+                               executor: concurrent.futures.Executor | None = None) -> dict[str, np.ndarray]:
     """The book's figure 6-19: SGD(lr) with and without BN, one pair of runs per weight scale.
 
     Every weight matrix starts with std = scale, except the output layer's when ``last_layer_std``
@@ -406,22 +454,36 @@ def bn_weight_scale_experiment(x_train: np.ndarray, t_train: np.ndarray, x_test:
     Returns {"scales": (S,), "bn_train": (S, epochs), "plain_train": (S, epochs),
     "bn_test": (S,), "plain_test": (S,)}: train accuracy per epoch (nan after a divergence),
     test accuracy at the end (nan if diverged).
+    executor: None trains the runs here, one after the other (``view`` draws each as it trains); an Executor
+    (:func:`chapters.executors.local_executor`, a Dask ``client.get_executor()``) trains them on its workers,
+    one task per run (see ``chapters.ch06.parallel``), and ``view`` shows each finished run as it comes back.
+    Every run is seeded by ``seed`` and trains with one BLAS thread either way, and the test accuracy is
+    measured here (the test set does not travel), so the results are identical either way.
     """
     res = {"scales": np.asarray(weight_scales, dtype=float)}
     for key in ("bn", "plain"):
         res[f"{key}_train"] = np.zeros((len(weight_scales), epochs))
         res[f"{key}_test"] = np.zeros(len(weight_scales))
-    for s, scale in enumerate(weight_scales):
-        for key, use_bn in (("bn", True), ("plain", False)):
-            net = MultiLayerNetExtend(x_train.shape[1], hidden, 10, weight_init_std=float(scale),
-                                      use_batchnorm=use_bn, dtype=dtype, seed=seed)
-            if last_layer_std is not None:
-                W = net.params[f"W{len(hidden) + 1}"]
-                W[...] = W / scale * init_scale(last_layer_std, W.shape[0])
+    runs = [(s, key, {"x_train": x_train, "t_train": t_train, "scale": scale, "use_bn": use_bn, "epochs": epochs,
+                      "hidden": hidden, "lr": lr, "batch_size": batch_size, "seed": seed, "dtype": dtype,
+                      "last_layer_std": last_layer_std})
+            for s, scale in enumerate(weight_scales) for key, use_bn in (("bn", True), ("plain", False))]
+    iters = -(-len(x_train) // batch_size)
+
+    def label(run: dict[str, Any]) -> str:
+        return f"W std {run['scale']:.2g}, {'with' if run['use_bn'] else 'without'} BN"
+
+    def serial() -> Iterator[tuple[tuple[np.ndarray, MultiLayerNetExtend], None]]:
+        for _s, _key, run in runs:
             if view is not None:
-                view.start_run(f"W std {scale:.2g}, {'with' if use_bn else 'without'} BN",
-                               epochs * -(-len(x_train) // batch_size), -(-len(x_train) // batch_size), epochs)
-            acc = train_epochs(net, make_optimizer("sgd", lr=lr), x_train, t_train, epochs, batch_size, seed, view)
+                view.start_run(label(run), epochs * iters, iters, epochs)
+            yield _bn_run(**run, view=view), None
+
+    outcomes = serial() if executor is None else map_runs(_bn_run, [run for *_, run in runs], executor, record=True)
+    with one_blas_thread():                  # the serial runs and every test accuracy: as on a worker
+        for (s, key, run), ((acc, net), recorder) in zip(runs, outcomes):
+            if recorder is not None and view is not None:
+                show_finished_run(view, label(run), recorder.history(), epochs * iters, iters, epochs)
             res[f"{key}_train"][s] = acc
             res[f"{key}_test"][s] = net.accuracy(x_test, t_test) if np.isfinite(acc[-1]) else np.nan
     return res
@@ -474,6 +536,37 @@ def regularisation_run(x_train: np.ndarray, t_train: np.ndarray, x_test: np.ndar
                       optimizer="sgd", optimizer_param={"lr": lr}, evaluate_sample_num_per_epoch=eval_samples,
                       seed=seed, progress=False)
     return (trainer.train() if view is None else watch(trainer, view=view, label=label)), net
+
+
+def regularisation_runs(x_train: np.ndarray, t_train: np.ndarray, x_test: np.ndarray, t_test: np.ndarray,
+                        epochs: int, runs: dict[Hashable, dict[str, Any]], label: Callable[[Any], str] = str,
+                        view: LiveTraining | None = None, executor: concurrent.futures.Executor | None = None,
+                        **shared: Any) -> dict[Hashable, tuple[History, MultiLayerNetExtend]]:
+    """Several :func:`regularisation_run` s on the same data. runs: key -> that run's own keyword arguments
+    (e.g. ``{("l2", 0.1): {"weight_decay_type": "l2", "weight_decay_lambda": 0.1}}``); shared: the ones they
+    all take (eval_samples, hidden, lr, seed, ...); label(key): the run's name in ``view``.
+    Returns key -> (history, trained network), in the order of ``runs``.
+
+    executor: None trains the runs here, one after the other (``view`` draws each as it trains); an Executor
+    (:func:`chapters.executors.local_executor`, a Dask ``client.get_executor()``) trains them on its workers,
+    one task per run (see ``chapters.ch06.parallel``), and ``view`` shows each finished run as it comes back,
+    its network with it. Each run is seeded by its ``seed`` (default 0) and trains with one BLAS thread either
+    way, so the results are identical either way.
+    """
+    if executor is None:
+        with one_blas_thread():
+            return {key: regularisation_run(x_train, t_train, x_test, t_test, epochs, **shared, **own, view=view,
+                                            label=label(key)) for key, own in runs.items()}
+    specs = [{"x_train": x_train, "t_train": t_train, "x_test": x_test, "t_test": t_test, "epochs": epochs,
+              **shared, **own} for own in runs.values()]
+    results = {}
+    for key, spec, (history, net) in zip(runs, specs, map_runs(regularisation_run, specs, executor)):
+        if view is not None:
+            batch = min(spec.get("batch_size", 100), len(x_train))         # regularisation_run's default
+            iters = -(-len(x_train) // batch)
+            show_finished_run(view, label(key), history, epochs * iters, iters, epochs)
+        results[key] = history, net
+    return results
 
 
 def gap(history: History, last: int = 10) -> float:

@@ -5,7 +5,8 @@
 
 Method: for each network, the time of one training step (forward + backward + optimizer update) on a
 batch of 100 random MNIST-shaped images is the median of ``--steps`` steps after ``--warmup`` steps;
-common's and PyTorch's steps take turns, so that load from elsewhere on a shared machine hits both.
+common's and PyTorch's steps take turns in blocks of 10, so that load from elsewhere on a shared machine
+hits both.
 An epoch is extrapolated as 600 steps (60,000 images / 100); the book's 10,000 TwoLayerNet iterations
 likewise. All columns use the same number of BLAS threads (torch.set_num_threads is set to it).
 FLOPs per step are counted from the layer shapes (multiply-add = 2 FLOPs; backward = 2x forward for
@@ -80,20 +81,24 @@ def step_flops(net: Any, batch: int, input_shape: tuple[int, ...]) -> float:
 
 
 def paired_median_times(step_a: Callable[[], Any], step_b: Callable[[], Any], steps: int,
-                        warmup: int) -> tuple[float, float]:
-    """Median step times of a and b, timed taking turns (a, b, a, b, ...): a moment when a shared machine
-    is busy slows both alike, instead of whichever happened to be measured then."""
+                        warmup: int, block: int = 10) -> tuple[float, float]:
+    """Median step times of a and b, timed in alternating blocks of ``block`` steps (a, b, a, b, ...):
+    a moment when a shared machine is busy slows both alike, instead of whichever happened to be
+    measured then. Each block starts with one untimed step, so that neither library's idle threads
+    (BLAS's, OpenMP's), still spinning after the other's block, are counted against it."""
     for _ in range(warmup):
         step_a()
         step_b()
-    times_a, times_b = [], []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        step_a()
-        times_a.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        step_b()
-        times_b.append(time.perf_counter() - t0)
+    times_a: list[float] = []
+    times_b: list[float] = []
+    while len(times_a) < steps:
+        n = min(block, steps - len(times_a))
+        for step, times in ((step_a, times_a), (step_b, times_b)):
+            step()
+            for _ in range(n):
+                t0 = time.perf_counter()
+                step()
+                times.append(time.perf_counter() - t0)
     return statistics.median(times_a), statistics.median(times_b)
 
 

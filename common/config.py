@@ -117,7 +117,8 @@ def threads() -> int:
         if not value.isdigit() or int(value) < 1:
             raise ValueError(f"DLFS_THREADS must be a whole number of at least 1, got {value!r}")
         return int(value)
-    blas = _blas_threads()
+    # inside blas_single_threaded, what counts is the setting the caller had before
+    blas = min(_blas_saved, default=0) if _blas_users > 0 else _blas_threads()
     return max(1, min(_cores(), blas if blas > 0 else _cores()))
 
 

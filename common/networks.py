@@ -31,6 +31,7 @@ say) gets one :class:`InputRangeWarning` per network: such input trains to chanc
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import os
@@ -40,6 +41,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy
 
+from common import config
 from common.backend import np, to_device, to_host     # np is NumPy (or CuPy with DLFS_DEVICE=gpu)
 from common.fast import FastAffine, FastConvolution, FastPooling, FastRelu
 from common.functions import labels_from_targets
@@ -198,10 +200,24 @@ class Network:
                 x = layer.forward(x)
             yield name, layer, x
 
+    def _blas_for_a_pass(self) -> Any:
+        """The context a whole forward or backward pass runs in.
+
+        common.fast's convolutions share their slices of the batch between ``config.threads()``
+        threads, each using BLAS on one thread. A network that has them keeps BLAS on one thread for
+        the whole pass: a matrix product on BLAS's own threads (a small Affine layer's) leaves them
+        spinning for a while afterwards, taking the cores from the next layer's slices. Other
+        networks leave BLAS as it is set.
+        """
+        if config.threads() > 1 and any(isinstance(layer, FastConvolution) for layer in self.layers.values()):
+            return config.blas_single_threaded()
+        return contextlib.nullcontext()
+
     def predict(self, x: np.ndarray, train_flg: bool = False) -> np.ndarray:
         """Scores (N, C) for input x: the output of the last layer of :meth:`layer_outputs`."""
-        for _name, _layer, x in self.layer_outputs(x, train_flg):
-            pass
+        with self._blas_for_a_pass():
+            for _name, _layer, x in self.layer_outputs(x, train_flg):
+                pass
         return x
 
     def _weight_decay_loss(self) -> float:
@@ -240,17 +256,18 @@ class Network:
         a dict of dL/dparam with the same keys as ``params``. The Trainer uses this, so the loss it
         records is the one the gradient was computed for, at no extra forward pass.
         """
-        loss = self.loss(x, t, train_flg=True)
-        dout = self.last_layer.backward(1.0)
-        first, *rest = list(self.layers.values())
-        for layer in reversed(rest):
-            dout = layer.backward(dout)
-        # Nobody uses the gradient w.r.t. the input images, so a first layer that can skip it
-        # (common.fast's) does, as frameworks do; the book's layers compute it anyway.
-        if "need_dx" in inspect.signature(first.backward).parameters:
-            first.backward(dout, need_dx=False)
-        else:
-            first.backward(dout)
+        with self._blas_for_a_pass():
+            loss = self.loss(x, t, train_flg=True)
+            dout = self.last_layer.backward(1.0)
+            first, *rest = list(self.layers.values())
+            for layer in reversed(rest):
+                dout = layer.backward(dout)
+            # Nobody uses the gradient w.r.t. the input images, so a first layer that can skip it
+            # (common.fast's) does, as frameworks do; the book's layers compute it anyway.
+            if "need_dx" in inspect.signature(first.backward).parameters:
+                first.backward(dout, need_dx=False)
+            else:
+                first.backward(dout)
         grads = {}
         for key in self.params:
             layer, attr = self._grad_source[key]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from common import config, fast, layers
-from common.networks import DeepConvNet, SimpleConvNet
+from common.networks import DeepConvNet, SimpleConvNet, TwoLayerNet
 
 LAYOUT_CASES = [
     ((7, 3, 9, 9), (5, 3, 3, 3), 1, 1),
@@ -89,17 +89,37 @@ def test_relu_lets_nan_through_as_the_book_does():
 
 
 def test_gradient_is_bit_for_bit_the_same_on_any_thread_count(monkeypatch):
-    """The slices depend on the batch, not on the threads, and partial sums are added in slice order."""
+    """The slices depend on the batch, not on the threads, and partial sums are added in slice order; with
+    one BLAS thread per product (as the fast layers' threads use), 1, 2 or 3 threads give the same bits."""
+    from threadpoolctl import threadpool_limits
     rng = np.random.default_rng(1)
     x, t = rng.random((40, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, 40)
     grads = {}
-    for threads in ("1", "2", "3"):
-        monkeypatch.setenv("DLFS_THREADS", threads)
-        net = DeepConvNet(dtype=np.float32, seed=0, dropout_ratio=0.0)
-        grads[threads] = net.gradient(x, t)
+    with threadpool_limits(limits=1, user_api="blas"):
+        for threads in ("1", "2", "3"):
+            monkeypatch.setenv("DLFS_THREADS", threads)
+            net = DeepConvNet(dtype=np.float32, seed=0, dropout_ratio=0.0)
+            grads[threads] = net.gradient(x, t)
     for threads in ("2", "3"):
         for key in grads["1"]:
             np.testing.assert_array_equal(grads[threads][key], grads["1"][key], err_msg=f"{key}, {threads} threads")
+
+
+def test_a_convolutional_network_keeps_blas_on_one_thread_for_a_whole_pass(monkeypatch):
+    """No product inside a pass runs on BLAS's own threads (they would spin and take the cores from the
+    next layer's slices); an MLP's pass leaves BLAS as it is set."""
+    from threadpoolctl import threadpool_limits
+    monkeypatch.setenv("DLFS_THREADS", "2")
+    seen = []
+    with threadpool_limits(limits=2, user_api="blas"):
+        for net in (SimpleConvNet(dtype=np.float32, seed=0), TwoLayerNet(784, 20, 10, dtype=np.float32, seed=0)):
+            affine = net.layers["Affine2" if "Affine2" in net.layers and "Conv1" in net.layers else "Affine1"]
+            forward = affine.forward
+            monkeypatch.setattr(affine, "forward", lambda x, f=forward: (seen.append(config._blas_threads()), f(x))[1])
+            x = np.zeros((4, 1, 28, 28) if "Conv1" in net.layers else (4, 784), dtype=np.float32)
+            net.predict(x)
+            assert config._blas_threads() == 2                     # the setting is back after the pass
+    assert seen == [1, 2]
 
 
 def test_batch_slices_cover_the_batch_in_order():

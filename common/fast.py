@@ -8,13 +8,17 @@ Read ``common.layers`` to learn the layer; read this file to see how frameworks 
 - :func:`unfold` / :func:`fold`   im2col transposed, (C*FH*FW, N*OH*OW), built in the layout the
   matrix product wants; fold is its adjoint (overlapping patches add).
 - :func:`unfold_images`      the same patches, one (C*FH*FW, OH*OW) matrix per image.
+- :func:`channels_last` / :func:`unfold_channels_last`   the patches of an (N, H, W, C) batch, one
+  row per output position, for layers whose patch rows are long in that layout.
 - :func:`over_batch`         the mini-batch cut into slices small enough to stay in a core's cache,
   the slices shared out between threads (:func:`common.config.threads`).
-- :class:`FastConvolution`   per slice of images: W (FN, C*FH*FW) @ unfold_images(x); dx for stride 1
-  as a convolution with the flipped filters; the first layer may skip dx (``need_dx=False``).
-- :class:`FastPooling`       non-overlapping windows: the maximum along each row, then down the rows,
-  remembering which pixel won; backward sends each gradient straight to the winner.
-- :class:`FastRelu`          ``np.maximum`` / ``np.where``, per slice; :class:`FastAffine` with ``need_dx``.
+- :class:`FastConvolution`   per slice of images: W (FN, C*FH*FW) @ unfold_images(x), or channels-last
+  (see ``_channels_last``); dx as a convolution with the flipped filters (stride 1, pad <= FH-1),
+  else by ``fold``; the first layer may skip dx (``need_dx=False``).
+- :class:`FastPooling`       non-overlapping square windows: the maximum along each row, then down the
+  rows, remembering which pixel won; backward sends each gradient straight to the winner.
+- :class:`FastRelu`          ``np.maximum``, the gradient by ``np.multiply`` with the kept positions, per
+  slice; :class:`FastAffine` per slice, with ``need_dx``.
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ from typing import Any, Callable
 
 from common import config
 from common.backend import GPU, as_strided, np     # np is NumPy (or CuPy with DLFS_DEVICE=gpu)
-from common.layers import Affine, Convolution, Pooling, Relu, _check_dout, _require_batch, _require_float
+from common.layers import Affine, Convolution, Pooling, Relu, _check_dout, _require_float
 from common.util import _check_cols, _check_images, output_hw
 
 # ---- the mini-batch in slices, the slices in threads -------------------------------------------
@@ -34,11 +38,12 @@ from common.util import _check_cols, _check_images, output_hw
 SLICE_BYTES = 1 << 21
 
 _pool: ThreadPoolExecutor | None = None
+_pool_workers = 0
 
 
 def _forget_pool() -> None:
-    global _pool
-    _pool = None                                   # a forked child has none of the parent's threads
+    global _pool, _pool_workers
+    _pool, _pool_workers = None, 0                 # a forked child has none of the parent's threads
 
 
 os.register_at_fork(after_in_child=_forget_pool)
@@ -48,7 +53,8 @@ def batch_slices(n: int, bytes_per_sample: int) -> list[tuple[int, int]]:
     """Cut range(n) into consecutive (start, stop) slices of about SLICE_BYTES of work memory each.
 
     The cut depends only on n and the sizes, never on the number of threads, so sums over slices
-    (a layer's dW) come out bit for bit the same on one thread or eight."""
+    (a layer's dW) come out bit for bit the same on one thread or eight (each product on one BLAS
+    thread, as the threads run them)."""
     per_slice = max(1, SLICE_BYTES // max(1, bytes_per_sample))
     return [(a, min(n, a + per_slice)) for a in range(0, n, per_slice)]
 
@@ -64,9 +70,11 @@ def over_batch(work: Callable[[int, int], Any], n: int, bytes_per_sample: int) -
 
     ``work`` must write only its own rows of any shared output (slices never overlap), so the
     threads need no locks. A batch that fits in one slice, and any batch on the GPU (CuPy), is
-    computed at once in the calling thread, with BLAS's own threading.
+    computed at once in the calling thread; so are all the slices, one after another, when
+    ``config.threads()`` is 1. BLAS then keeps whatever setting it has (a convolutional network
+    holds it at one thread for its whole pass: ``Network._blas_for_a_pass``).
     """
-    global _pool
+    global _pool, _pool_workers
     slices = batch_slices(n, bytes_per_sample)
     if GPU or len(slices) <= 1:                      # a small batch (an MLP's): here, at once, BLAS as set
         return [work(0, n)] if n else []
@@ -82,11 +90,9 @@ def over_batch(work: Callable[[int, int], Any], n: int, bytes_per_sample: int) -
         return [work(a, b) for a, b in group]
 
     with config.blas_single_threaded():              # one BLAS thread in each of our threads
-        if n_threads == 1:
-            return run(groups[0])
-        if _pool is None or _pool._max_workers < n_threads - 1:
-            _pool = ThreadPoolExecutor(max_workers=max(n_threads - 1, config._cores() - 1, 1),
-                                       thread_name_prefix="dlfs-fast")
+        if _pool is None or _pool_workers < n_threads - 1:
+            _pool_workers = max(n_threads - 1, config._cores() - 1, 1)
+            _pool = ThreadPoolExecutor(max_workers=_pool_workers, thread_name_prefix="dlfs-fast")
         futures = [_pool.submit(run, group) for group in groups[1:]]
         results = run(groups[0])                     # the calling thread takes the first share itself
         for f in futures:
@@ -274,17 +280,24 @@ class FastRelu(Relu):
 
 
 class FastConvolution(Convolution):
-    """:class:`common.layers.Convolution` computed image by image as W (FN, C*FH*FW) @ unfold_images(x),
-    a few images at a time (:func:`over_batch`), on every core.
+    """:class:`common.layers.Convolution` computed a few images at a time (:func:`over_batch`), on
+    every core, in one of two layouts chosen by the layer's shape (``_channels_last``):
 
-    Same numbers as the book's ``im2col(x) @ W.reshape(FN, -1).T``, transposed per image: each image's
-    product is already its (FN, OH*OW) slab of the output. The patches are not kept for backward (for
-    a whole batch they take 9x the input's memory); backward unfolds the slice again, which costs
-    less than reading a kept copy back from main memory. Backward, for each image with its output
-    gradient G (FN, OH*OW) and patches U = unfold_images(x)[n]:
-        db = sum of G over all positions (and images)        (FN,)
-        dW = sum over images of G @ U^T                      (FN, C*FH*FW)
-        dx = a convolution of G with the flipped filters     (C, H, W)   (stride 1; else fold(W^T @ G))
+    - channels-first: per image, W (FN, C*FH*FW) @ unfold_images(x)[n] — the book's
+      ``im2col(x) @ W.reshape(FN, -1).T`` transposed per image, so each product is already that
+      image's (FN, OH*OW) slab of the output;
+    - channels-last: unfold_channels_last(x) (n*OH*OW, FH*FW*C) @ W as (FH*FW*C, FN), then turned
+      back to (N, FN, OH, OW).
+
+    The patches are not kept for backward (for a whole batch they take FH*FW times the input's
+    memory, 9x for 3x3 filters with padding 1); backward unfolds the slice again, which costs less
+    than reading a kept copy back from main memory. Backward, with G the output gradient (FN, OH*OW)
+    of an image and U its patches (C*FH*FW, OH*OW):
+        db = sum of G over all positions and images           (FN,)
+        dW = sum over the images of G @ U^T                   (FN, C*FH*FW)  (one product per slice,
+             (U @ D^T)^T over its images side by side, unless a patch holds fewer numbers than FN)
+        dx = a convolution of G with the flipped filters      (C, H, W)      (stride 1 and
+             pad <= FH-1, FW-1; otherwise fold(W^T @ G))
     """
 
     def _channels_last(self, x_shape: tuple[int, ...]) -> bool:
@@ -334,7 +347,7 @@ class FastConvolution(Convolution):
             # the flipped filters as a (C, FN*FH*FW) matrix: channel c's weights, turned by 180 degrees
             W_flip = self.W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(C, -1)
 
-        one_product = C * FH * FW < FN         # few numbers per patch (a first layer): per-image products win
+        per_image = C * FH * FW < FN           # few numbers per patch (a first layer): per-image products win
         last = self._channels_last(x.shape)
         if last and flipped:
             # flipped filters for the channels-last product: row (y, x, f), column c = W[f, c, FH-1-y, FW-1-x]
@@ -354,7 +367,7 @@ class FastConvolution(Convolution):
             return dW, db
 
         def work(a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
-            if one_product:
+            if per_image:
                 cols = unfold_images(x[a:b], FH, FW, self.stride, self.pad)           # (n, C*FH*FW, OH*OW)
                 dW = np.matmul(G[a:b], cols.transpose(0, 2, 1)).sum(axis=0)      # sum over n of G_n @ U_n^T
             else:
@@ -388,8 +401,8 @@ class FastConvolution(Convolution):
 
 
 class FastPooling(Pooling):
-    """:class:`common.layers.Pooling` without im2col when the windows tile the image exactly
-    (stride == window, no padding, sizes divisible — every pool in the book's networks); other
+    """:class:`common.layers.Pooling` without im2col when square windows tile the image exactly
+    (stride == pool_h == pool_w, no padding, sizes divisible — every pool in the book's networks); other
     settings fall back to the book's version.
 
     The maximum of a window is found in two steps, each over strided views of the image: first along

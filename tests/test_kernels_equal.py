@@ -24,8 +24,8 @@ def random_conv_case(rng):
 
 CONV_CASES = [random_conv_case(np.random.default_rng(seed)) for seed in range(12)] + [
     ((2, 1, 28, 28), (30, 1, 5, 5), 1, 0),       # SimpleConvNet's layer
-    ((2, 16, 14, 14), (32, 16, 3, 3), 1, 1),     # DeepConvNet: FN > C (fold path)
-    ((2, 32, 14, 14), (32, 32, 3, 3), 1, 2),     # DeepConvNet: FN <= C (flipped-filter path), pad 2
+    ((2, 16, 14, 14), (32, 16, 3, 3), 1, 1),     # DeepConvNet's third layer (channels-last)
+    ((2, 32, 14, 14), (32, 32, 3, 3), 1, 2),     # DeepConvNet's fourth layer, pad 2 (channels-last)
     ((2, 64, 7, 7), (16, 64, 3, 3), 1, 1),
 ]
 

@@ -110,6 +110,11 @@ def blas_single_threaded() -> Iterator[None]:
                     lib.set_num_threads(n)
 
 
+def blas_held() -> bool:
+    """True inside :func:`blas_single_threaded` (in any thread)."""
+    return _blas_users > 0
+
+
 def threads() -> int:
     """How many threads :mod:`common.fast` splits a mini-batch over (see "Threads" above); at least 1."""
     value = os.environ.get("DLFS_THREADS", "").strip()

@@ -74,14 +74,35 @@ def over_batch(work: Callable[[int, int], Any], n: int, bytes_per_sample: int) -
     ``config.threads()`` is 1. BLAS then keeps whatever setting it has (a convolutional network
     holds it at one thread for its whole pass: ``Network._blas_for_a_pass``).
     """
-    global _pool, _pool_workers
     slices = batch_slices(n, bytes_per_sample)
     if GPU or len(slices) <= 1:                      # a small batch (an MLP's): here, at once, BLAS as set
         return [work(0, n)] if n else []
     wanted = config.threads()
     if wanted == 1:                                  # DLFS_THREADS=1 (or BLAS on one thread): all here, BLAS as set
         return [work(a, b) for a, b in slices]
-    n_threads = min(wanted, len(slices))
+    return _run_in_threads(work, slices, min(wanted, len(slices)))
+
+
+def in_parts(work: Callable[[int, int], Any], n: int) -> list[Any]:
+    """Call ``work(start, stop)`` on ``config.threads()`` equal parts of range(n), one per thread — when
+    BLAS is held to one thread for a convolutional network's pass (``Network._blas_for_a_pass``) and
+    there are threads to spare; otherwise ``work(0, n)`` here, at once.
+
+    For work too small to slice by memory but too big for one core (a wide Affine layer). ``work``
+    must give the same bits whichever way range(n) is cut (independent rows, not partial sums).
+    """
+    wanted = config.threads() if (not GPU and config.blas_held()) else 1
+    if wanted == 1 or n < 2:
+        return [work(0, n)]
+    k = min(wanted, n)
+    bounds = [round(i * n / k) for i in range(k + 1)]
+    return _run_in_threads(work, list(zip(bounds[:-1], bounds[1:])), k)
+
+
+def _run_in_threads(work: Callable[[int, int], Any], slices: list[tuple[int, int]], n_threads: int) -> list[Any]:
+    """work(a, b) for every slice, shared between n_threads threads (the caller and the pool), each with
+    one BLAS thread; the results in slice order."""
+    global _pool, _pool_workers
     # thread k takes a run of consecutive slices (neighbouring images: its own part of each array)
     per = -(-len(slices) // n_threads)
     groups = [slices[k * per:(k + 1) * per] for k in range(n_threads)]
@@ -93,7 +114,7 @@ def over_batch(work: Callable[[int, int], Any], n: int, bytes_per_sample: int) -
         if _pool is None or _pool_workers < n_threads - 1:
             _pool_workers = max(n_threads - 1, config._cores() - 1, 1)
             _pool = ThreadPoolExecutor(max_workers=_pool_workers, thread_name_prefix="dlfs-fast")
-        futures = [_pool.submit(run, group) for group in groups[1:]]
+        futures = [_pool.submit(run, group) for group in groups[1:] if group]
         results = run(groups[0])                     # the calling thread takes the first share itself
         for f in futures:
             results += f.result()
@@ -202,8 +223,15 @@ class FastAffine(Affine):
     independent; dW and db add up over the slices); backward can skip dx (``need_dx=False``) for a
     first layer."""
 
+    #: a W with at least this many numbers is shared between the threads even when the batch is one slice
+    WIDE = 1 << 16
+
+    def _wide(self) -> bool:
+        return self.W.size >= self.WIDE and config.blas_held() and config.threads() > 1
+
     def forward(self, x: np.ndarray) -> np.ndarray:
-        if x.ndim < 2 or x.size == 0 or one_slice(x.nbytes + len(x) * self.W.shape[1] * x.itemsize):
+        if x.ndim < 2 or x.size == 0 or (one_slice(x.nbytes + len(x) * self.W.shape[1] * x.itemsize)
+                                         and not self._wide()):
             return super().forward(x)                    # the book's layer: checks, then x W + b at once
         _require_float("Affine", x)
         x2 = x.reshape(x.shape[0], -1)
@@ -217,18 +245,35 @@ class FastAffine(Affine):
             np.matmul(x2[a:b], self.W, out=out[a:b])
             out[a:b] += self.b
 
-        over_batch(work, len(x2), row_bytes)
+        if one_slice(len(x2) * row_bytes):
+            in_parts(work, len(x2))                      # a wide layer: rows shared between the threads
+        else:
+            over_batch(work, len(x2), row_bytes)
         return out
 
     def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
         """need_dx=False skips dx (a first layer's input gradient is never used) and returns None."""
         _check_dout("Affine", dout, (self.x.shape[0], self.W.shape[1]))
         if one_slice(self.x.nbytes + dout.nbytes):
-            if need_dx:
-                return super().backward(dout)
-            self.dW = self.x.T @ dout
+            if not self._wide():
+                if need_dx:
+                    return super().backward(dout)
+                self.dW = self.x.T @ dout
+                self.db = dout.sum(axis=0)
+                return None
+            # a wide layer: dx by rows, dW by its rows (the input features): no partial sums to add
+            D = self.W.shape[0]
+            dx = np.empty(self.x.shape, dtype=np.result_type(dout, self.W)) if need_dx else None
+            self.dW = np.empty((D, self.W.shape[1]), dtype=np.result_type(self.x, dout))
+
+            def work(a: int, b: int) -> None:
+                np.matmul(self.x[:, a:b].T, dout, out=self.dW[a:b])
+                if need_dx:
+                    np.matmul(dout, self.W[a:b].T, out=dx[:, a:b])
+
+            in_parts(work, D)
             self.db = dout.sum(axis=0)
-            return None
+            return None if dx is None else dx.reshape(*self.original_x_shape)
         dx = np.empty(self.x.shape, dtype=np.result_type(dout, self.W)) if need_dx else None
 
         def work(a: int, b: int) -> tuple[np.ndarray, np.ndarray]:

@@ -81,6 +81,26 @@ def test_pooling_relu_affine_in_slices_equal_book(threads, small_slices, monkeyp
     np.testing.assert_allclose(quick.db, book.db, rtol=1e-12)
 
 
+@pytest.mark.parametrize("threads", ["2", "3"])
+def test_a_wide_affine_layer_shared_between_threads_equals_book(threads, monkeypatch):
+    monkeypatch.setenv("DLFS_THREADS", threads)
+    monkeypatch.setattr(fast.FastAffine, "WIDE", 1)
+    rng = np.random.default_rng(9)
+    W, b, x = rng.standard_normal((30, 7)), rng.standard_normal(7), rng.standard_normal((5, 3, 10))
+    book, quick = layers.Affine(W, b), fast.FastAffine(W, b)
+    with config.blas_single_threaded():                                 # as inside a convolutional network's pass
+        out = quick.forward(x)
+        dout = rng.standard_normal(out.shape)
+        dx = quick.backward(dout)
+    np.testing.assert_allclose(out, book.forward(x), rtol=1e-13)
+    np.testing.assert_allclose(dx, book.backward(dout), rtol=1e-13)
+    np.testing.assert_allclose(quick.dW, book.dW, rtol=1e-12)
+    np.testing.assert_allclose(quick.db, book.db, rtol=1e-12)
+    with config.blas_single_threaded():
+        assert quick.backward(dout, need_dx=False) is None
+    np.testing.assert_allclose(quick.dW, book.dW, rtol=1e-12)
+
+
 def test_relu_lets_nan_through_as_the_book_does():
     x = np.array([[np.nan, -1.0, 2.0]])
     quick, book = fast.FastRelu(), layers.Relu()
@@ -98,11 +118,15 @@ def test_gradient_is_bit_for_bit_the_same_on_any_thread_count(monkeypatch):
     with threadpool_limits(limits=1, user_api="blas"):
         for threads in ("1", "2", "3"):
             monkeypatch.setenv("DLFS_THREADS", threads)
-            net = DeepConvNet(dtype=np.float32, seed=0, dropout_ratio=0.0)
-            grads[threads] = net.gradient(x, t)
+            for make in (lambda: DeepConvNet(dtype=np.float32, seed=0, dropout_ratio=0.0),
+                         lambda: SimpleConvNet(dtype=np.float32, seed=0)):   # its Affine2 is shared by rows
+                net = make()
+                grads[threads, type(net).__name__] = net.gradient(x, t)
     for threads in ("2", "3"):
-        for key in grads["1"]:
-            np.testing.assert_array_equal(grads[threads][key], grads["1"][key], err_msg=f"{key}, {threads} threads")
+        for (th, name), g in grads.items():
+            if th == threads:
+                for key in g:
+                    np.testing.assert_array_equal(g[key], grads["1", name][key], err_msg=f"{name} {key}, {threads} threads")
 
 
 def test_a_convolutional_network_keeps_blas_on_one_thread_for_a_whole_pass(monkeypatch):

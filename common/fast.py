@@ -11,14 +11,15 @@ Read ``common.layers`` to learn the layer; read this file to see how frameworks 
 - :func:`channels_last` / :func:`unfold_channels_last`   the patches of an (N, H, W, C) batch, one
   row per output position, for layers whose patch rows are long in that layout.
 - :func:`over_batch`         the mini-batch cut into slices small enough to stay in a core's cache,
-  the slices shared out between threads (:func:`common.config.threads`).
+  the slices shared out between threads (:func:`common.config.threads`); :func:`in_parts` shares a
+  wide Affine layer's rows between them.
 - :class:`FastConvolution`   per slice of images: W (FN, C*FH*FW) @ unfold_images(x), or channels-last
   (see ``_channels_last``); dx as a convolution with the flipped filters (stride 1, pad <= FH-1),
   else by ``fold``; the first layer may skip dx (``need_dx=False``).
 - :class:`FastPooling`       non-overlapping square windows: the maximum along each row, then down the
   rows, remembering which pixel won; backward sends each gradient straight to the winner.
 - :class:`FastRelu`          ``np.maximum``, the gradient by ``np.multiply`` with the kept positions, per
-  slice; :class:`FastAffine` per slice, with ``need_dx``.
+  slice; :class:`FastAffine` per slice (a wide one in parts), with ``need_dx``.
 """
 from __future__ import annotations
 
@@ -220,8 +221,10 @@ def fold(cols: np.ndarray, input_shape: tuple[int, int, int, int], filter_h: int
 
 class FastAffine(Affine):
     """:class:`common.layers.Affine`, a slice of the batch at a time when the batch is large (rows are
-    independent; dW and db add up over the slices); backward can skip dx (``need_dx=False``) for a
-    first layer."""
+    independent; dW and db add up over the slices). Inside a convolutional network's pass a wide
+    layer (SimpleConvNet's 4,320 x 100) is shared between the threads even for one slice: x W by rows
+    of x, dx by its columns and dW by its rows, so nothing is summed in a new order. Backward can skip
+    dx (``need_dx=False``) for a first layer."""
 
     #: a W with at least this many numbers is shared between the threads even when the batch is one slice
     WIDE = 1 << 16

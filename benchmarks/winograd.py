@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +27,9 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DLFS_THREADS", "1")
 
 from common import fast, layers  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from run import median_time  # noqa: E402
 
 G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 
@@ -83,13 +84,7 @@ def winograd_in_slices(x: np.ndarray, W: np.ndarray, b: np.ndarray, pad: int) ->
 
 
 def median_ms(f, reps: int) -> float:
-    f()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t0)
-    return 1e3 * statistics.median(times)
+    return 1e3 * median_time(f, reps, 1)
 
 
 def main() -> int:

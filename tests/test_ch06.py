@@ -15,6 +15,7 @@ from chapters.ch06.optimizer_paths import (
 )
 from common.networks import MultiLayerNetExtend
 from common.optimizer import make_optimizer
+from toy_data import gaussian_blobs
 
 
 # ---- optimizer_paths (6.1) -------------------------------------------------------------------
@@ -70,12 +71,7 @@ def test_figures_and_status_line(capsys):
 @pytest.fixture(scope="module")
 def toy():
     """A learnable 4-class problem: 20-D Gaussian blobs, 400 train / 200 test samples."""
-    rng = np.random.default_rng(0)
-    centres = rng.normal(0, 1.0, (4, 20))
-    def draw(n):
-        t = rng.integers(0, 4, n)
-        return (centres[t] + 0.8 * rng.standard_normal((n, 20))).astype(np.float32), t
-    return draw(400), draw(200)
+    return gaussian_blobs(400, 200)
 
 
 # ---- iteration-budgeted training -----------------------------------------------------------------

@@ -11,6 +11,7 @@ from chapters.executors import local_executor
 from chapters.live import LiveTraining
 from common.networks import MultiLayerNetExtend
 from common.optimizer import make_optimizer
+from toy_data import gaussian_blobs
 
 # the grid's std 10 without BN diverges on purpose (its overflow is recorded as nan)
 pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
@@ -19,13 +20,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarn
 @pytest.fixture(scope="module")
 def toy():
     """A learnable 4-class problem: 20-D Gaussian blobs, 120 train / 200 test samples."""
-    rng = np.random.default_rng(0)
-    centres = rng.normal(0, 1.0, (4, 20))
-
-    def draw(n):
-        t = rng.integers(0, 4, n)
-        return (centres[t] + 0.8 * rng.standard_normal((n, 20))).astype(np.float32), t
-    return draw(120), draw(200)
+    return gaussian_blobs(120, 200)
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from chapters.ch06.parallel import one_blas_thread
 from chapters.live import LiveTraining, watch
 from common.networks import MultiLayerNet
 from common.trainer import History, Trainer
@@ -49,8 +50,7 @@ def _search_trial(spec: dict[str, Any]) -> tuple[dict[str, float], History]:
     One BLAS thread, so n workers use n cores; the network and the Trainer's shuffling are seeded by
     ``spec["seed"]``, so a trial gives the same numbers in any process. Returns (result row, History).
     """
-    from threadpoolctl import threadpool_limits
-    with threadpool_limits(limits=1):
+    with one_blas_thread():
         x_train, t_train, x_val, t_val = spec["data"]
         net = MultiLayerNet(x_train.shape[1], spec["hidden"], 10, weight_decay_lambda=spec["weight_decay"],
                             dtype=spec["dtype"], seed=spec["seed"])

@@ -80,9 +80,27 @@ def start_saving_server(home: Path, root: Path, app_settings: Path) -> LabServer
     return server
 
 
-def saved_widgets(path: Path) -> tuple[list[str], dict]:
+def wait_for_save(path: Path, before_ns: int, timeout_s: float = 60.0) -> dict:
+    """The notebook as the server saved it, once a save that began after ``before_ns`` (mtime) has finished.
+
+    jupyter_server does not write by rename: it copies the old file to ``.~name``, truncates and rewrites
+    ``name`` in place, then deletes the copy. A reader that looks as soon as the mtime moves can see an empty
+    or half-written file, so this waits until the copy is gone and the file parses as a whole notebook."""
+    backup = path.with_name(".~" + path.name)
+    deadline = time.monotonic() + timeout_s
+    last_error = "the file's mtime did not change"
+    while time.monotonic() < deadline:
+        if path.stat().st_mtime_ns != before_ns and not backup.exists():
+            try:
+                return json.loads(path.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as exc:          # caught between truncation and the last write
+                last_error = f"the file did not parse: {exc}"
+        time.sleep(0.2)
+    raise AssertionError(f"the notebook was not saved within {timeout_s:.0f} s ({last_error})")
+
+
+def saved_widgets(nb: dict) -> tuple[list[str], dict]:
     """(model ids of the notebook's widget outputs, the widget state saved in its metadata)."""
-    nb = json.loads(path.read_text(encoding="utf-8"))
     views = [out["data"][WIDGET_VIEW]["model_id"] for cell in nb["cells"] if cell["cell_type"] == "code"
              for out in cell.get("outputs", []) if WIDGET_VIEW in out.get("data", {})]
     state = nb["metadata"].get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
@@ -158,11 +176,7 @@ def test_saved_notebook_reopens_with_its_widgets(browser_context, tmp_path):
         # 2. Save, as Ctrl+S or autosave would, and check what went into the file.
         before = notebook.stat().st_mtime_ns
         tab.menu("File", "Save Notebook")
-        deadline = time.monotonic() + 60              # the server writes atomically: a new file is a whole one
-        while notebook.stat().st_mtime_ns == before and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert notebook.stat().st_mtime_ns != before, "the notebook was not saved within 60 s"
-        views, saved_state = saved_widgets(notebook)
+        views, saved_state = saved_widgets(wait_for_save(notebook, before))
         assert len(views) == n_widgets, views
         missing = [v for v in views if v not in saved_state]         # asserted after the reader's view
 

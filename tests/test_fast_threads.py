@@ -152,6 +152,37 @@ def test_batch_slices_cover_the_batch_in_order():
     assert fast.batch_slices(0, 8) == []
 
 
+def test_a_slow_thread_takes_fewer_slices_and_the_results_stay_in_order(monkeypatch):
+    """Slices go to whichever thread is free: while one thread is held up on its first slice, the
+    other takes the rest; the results still come back in slice order."""
+    import threading
+    import time
+    monkeypatch.setenv("DLFS_THREADS", "2")
+    ran_by: dict[tuple[int, int], int] = {}
+
+    def work(a, b):
+        ran_by[(a, b)] = threading.get_ident()
+        if a == 0:
+            time.sleep(0.3)                                # whichever thread took the first slice stalls
+        return (a, b)
+
+    slices = fast.batch_slices(16, fast.SLICE_BYTES // 2)
+    assert len(slices) == 8
+    assert fast.over_batch(work, 16, fast.SLICE_BYTES // 2) == slices
+    stalled = ran_by[slices[0]]
+    assert len(set(ran_by.values())) == 2, ran_by                  # both threads worked
+    assert sum(t == stalled for t in ran_by.values()) < 4, ran_by   # a fixed half each would be 4
+
+
+def test_zeros_is_a_shared_read_only_buffer():
+    z = fast.zeros((3, 4), np.float32)
+    assert z.shape == (3, 4) and z.dtype == np.float32 and not z.any()
+    with pytest.raises(ValueError):
+        z[0, 0] = 1.0                                      # nobody may write into the shared zeros
+    big = fast.zeros((1 << 17,), np.float64)               # grows on demand, per dtype
+    assert big.size == 1 << 17 and not big.any() and big.dtype == np.float64
+
+
 def test_an_error_in_a_worker_thread_reaches_the_caller(monkeypatch):
     monkeypatch.setenv("DLFS_THREADS", "2")
 

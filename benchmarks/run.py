@@ -10,8 +10,9 @@ hits both.
 An epoch is extrapolated as 600 steps (60,000 images / 100); the book's 10,000 TwoLayerNet iterations
 likewise. All columns use the same number of BLAS threads (torch.set_num_threads is set to it).
 FLOPs per step are counted from the layer shapes (multiply-add = 2 FLOPs; backward = 2x forward for
-conv and affine layers); "% of peak" divides the achieved FLOP rate by this machine's measured
-float32 GEMM rate (2048 x 2048 matrices).
+conv and affine layers); "% of peak" divides the achieved FLOP rate by this machine's float32 GEMM
+rate (2048 x 2048 matrices), measured between that network's own blocks of steps (the median of those
+products), since on a shared machine the rate drifts from minute to minute.
 """
 from __future__ import annotations
 
@@ -58,11 +59,16 @@ def median_time(step: Callable[[], Any], steps: int, warmup: int) -> float:
     return statistics.median(times)
 
 
-def gemm_peak(n: int = 2048, repeats: int = 5) -> float:
-    """Measured float32 matrix-multiply rate of this machine, in GFLOP/s (2 n^3 FLOPs per product)."""
+def gemm_product(n: int = 2048) -> Callable[[], Any]:
+    """One float32 n x n matrix product (2 n^3 FLOPs), the yardstick for "% of GEMM peak"."""
     rng = np.random.default_rng(0)
     a, b = rng.random((n, n), dtype=np.float32), rng.random((n, n), dtype=np.float32)
-    return 2 * n ** 3 / median_time(lambda: a @ b, repeats, 1) / 1e9
+    return lambda: a @ b
+
+
+def gemm_peak(n: int = 2048, repeats: int = 5) -> float:
+    """Measured float32 matrix-multiply rate of this machine, in GFLOP/s (2 n^3 FLOPs per product)."""
+    return 2 * n ** 3 / median_time(gemm_product(n), repeats, 1) / 1e9
 
 
 def step_flops(net: Any, batch: int, input_shape: tuple[int, ...]) -> float:
@@ -81,16 +87,23 @@ def step_flops(net: Any, batch: int, input_shape: tuple[int, ...]) -> float:
 
 
 def paired_median_times(step_a: Callable[[], Any], step_b: Callable[[], Any], steps: int,
-                        warmup: int, block: int = 10) -> tuple[float, float]:
+                        warmup: int, block: int = 10,
+                        probe: Callable[[], Any] | None = None) -> tuple[float, float, list[float]]:
     """Median step times of a and b, timed in alternating blocks of ``block`` steps (a, b, a, b, ...):
     a moment when a shared machine is busy slows both alike, instead of whichever happened to be
     measured then. Each block starts with one untimed step, so that neither library's idle threads
-    (BLAS's, OpenMP's), still spinning after the other's block, are counted against it."""
+    (BLAS's, OpenMP's), still spinning after the other's block, are counted against it.
+
+    ``probe`` (the GEMM whose rate is the "peak") is timed once after each of a's blocks, so that the
+    peak a network is compared with was measured in the same minutes as the network: on a shared VM
+    the GEMM rate drifts by up to 2x from one minute to the next. Returns (median a, median b,
+    probe times)."""
     for _ in range(warmup):
         step_a()
         step_b()
     times_a: list[float] = []
     times_b: list[float] = []
+    probes: list[float] = []
     while len(times_a) < steps:
         n = min(block, steps - len(times_a))
         for step, times in ((step_a, times_a), (step_b, times_b)):
@@ -99,7 +112,11 @@ def paired_median_times(step_a: Callable[[], Any], step_b: Callable[[], Any], st
                 t0 = time.perf_counter()
                 step()
                 times.append(time.perf_counter() - t0)
-    return statistics.median(times_a), statistics.median(times_b)
+            if probe is not None and step is step_a:
+                t0 = time.perf_counter()
+                probe()
+                probes.append(time.perf_counter() - t0)
+    return statistics.median(times_a), statistics.median(times_b), probes
 
 
 def common_step(net: Any, optimizer: Any, x: np.ndarray, t: np.ndarray) -> Callable[[], None]:
@@ -169,7 +186,9 @@ def run(smoke: bool, steps: int, warmup: int) -> dict[str, Any]:
         ("TwoLayerNet", lambda: TwoLayerNet(784, 50, 10, dtype=np.float32, seed=0), textbook.two_layer_net,
          "two_layer_net", "sgd", 0.1, x_img.reshape(batch, 784), (784,)),
     ]
-    peak = gemm_peak(512 if smoke else 2048, 2 if smoke else 5)
+    gemm_n = 512 if smoke else 2048
+    peak = gemm_peak(gemm_n, 2 if smoke else 5)
+    probe = gemm_product(gemm_n)
     rows = []
     for name, make, tb_build, torch_name, opt, lr, x, in_shape in configs:
         net = make()
@@ -178,9 +197,11 @@ def run(smoke: bool, steps: int, warmup: int) -> dict[str, Any]:
         ours_step = common_step(net, ours_opt, x, t)
         theirs_step = torch_step(torch_name, params, opt, lr, x, t, threads)
         if theirs_step is None:
-            ours, torch_t = median_time(ours_step, steps, warmup), None
+            ours, torch_t, probes = median_time(ours_step, steps, warmup), None, []
         else:
-            ours, torch_t = paired_median_times(ours_step, theirs_step, steps, warmup)
+            ours, torch_t, probes = paired_median_times(ours_step, theirs_step, steps, warmup, probe=probe)
+        # the GEMM rate in the same minutes as this network's steps (or, without torch, the one measured first)
+        peak_here = 2 * gemm_n ** 3 / statistics.median(probes) / 1e9 if probes else peak
         tb_steps = max(1, steps // 3) if name == "DeepConvNet" else steps
         tb_opt = Adam(lr=lr) if opt == "adam" else SGD(lr=lr)
         base = measure_textbook(tb_build, params, tb_opt, x, t, tb_steps, min(warmup, 1))
@@ -195,7 +216,8 @@ def run(smoke: bool, steps: int, warmup: int) -> dict[str, Any]:
             "vs_torch": None if torch_t is None else ours / torch_t,
             "speedup_vs_textbook": base / ours,
             "gflop_per_step": flops / 1e9,
-            "percent_of_gemm_peak": 100 * flops / ours / 1e9 / peak,
+            "gemm_peak_during_gflops": peak_here,
+            "percent_of_gemm_peak": 100 * flops / ours / 1e9 / peak_here,
             "peak_memory_mb": mem,
         })
     try:
@@ -231,15 +253,17 @@ def table(res: dict[str, Any]) -> str:
     lines = [f"machine: {res['machine']['processor']}, {res['machine']['cpus']} CPUs, "
              f"{res['machine']['blas_threads']} BLAS threads, {res['machine'].get('fast_layer_threads', '?')} threads in common.fast, numpy {res['machine']['numpy']}, "
              f"torch {res['machine']['torch'] or 'not installed'}; BLAS: {', '.join(res['machine']['blas'])}",
-             f"float32 GEMM peak: {res['gemm_peak_gflops']:.1f} GFLOP/s; {res['epoch_note']}", "",
+             f"float32 GEMM peak: {res['gemm_peak_gflops']:.1f} GFLOP/s measured first; % of peak uses the rate "
+             f"measured between each network's own steps (its column); {res['epoch_note']}", "",
              "| network | common epoch | PyTorch CPU epoch | textbook epoch | common / PyTorch | textbook / common "
-             "| GFLOP/step | % of GEMM peak | peak memory |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| GFLOP/step | GEMM peak then | % of GEMM peak | peak memory |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in res["networks"]:
         vs = "n/a" if r["vs_torch"] is None else f"{r['vs_torch']:.2f}x"
         lines.append(f"| {r['network']} ({r['optimizer']}) | {fmt_s(r['common_epoch_s'])} | {fmt_s(r['torch_epoch_s'])} "
                      f"| {fmt_s(r['textbook_epoch_s'])} | {vs} | {r['speedup_vs_textbook']:.1f}x "
-                     f"| {r['gflop_per_step']:.3f} | {r['percent_of_gemm_peak']:.0f} % | {r['peak_memory_mb']:.0f} MB |")
+                     f"| {r['gflop_per_step']:.3f} | {r.get('gemm_peak_during_gflops', res['gemm_peak_gflops']):.0f} GFLOP/s "
+                     f"| {r['percent_of_gemm_peak']:.0f} % | {r['peak_memory_mb']:.0f} MB |")
     two = next(r for r in res["networks"] if r["network"] == "TwoLayerNet")
     lines += ["", f"TwoLayerNet, the book's 10,000 iterations: common {fmt_s(two['common_step_s'] * 10000)}, "
                   f"textbook {fmt_s(two['textbook_step_s'] * 10000)} "
@@ -253,12 +277,12 @@ def table(res: dict[str, Any]) -> str:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--smoke", action="store_true", help="a few steps of everything (CI); no timing claims")
-    p.add_argument("--steps", type=int, default=None, help="timed steps per network (default 40, smoke 2)")
+    p.add_argument("--steps", type=int, default=None, help="timed steps per network (default 60, smoke 2)")
     p.add_argument("--warmup", type=int, default=None, help="untimed steps first (default 3, smoke 1)")
     p.add_argument("--json", type=Path, default=None, help="where to write the results "
                                                            "(default benchmarks/results.json; smoke: none)")
     args = p.parse_args()
-    steps = args.steps or (2 if args.smoke else 40)
+    steps = args.steps or (2 if args.smoke else 60)
     warmup = args.warmup if args.warmup is not None else (1 if args.smoke else 3)
     res = run(args.smoke, steps, warmup)
     print(table(res))

@@ -25,3 +25,19 @@ def test_benchmark_smoke_run(tmp_path):
     affine_macs = 1024 * 50 + 50 * 10
     assert deep["gflop_per_step"] * 1e9 == 3 * 2 * 100 * (conv_macs + affine_macs)
     assert res["chapter5_gradient"]["ratio"] > 1
+
+
+def test_the_peak_is_probed_between_the_networks_own_blocks():
+    """The GEMM that "% of peak" divides by is timed once after each of common's blocks of steps, so
+    that it is measured in the same minutes as the network it is compared with."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import run
+    order = []
+    a, b, probes = run.paired_median_times(lambda: order.append("a"), lambda: order.append("b"), steps=25,
+                                           warmup=1, block=10, probe=lambda: order.append("peak"))
+    assert len(probes) == 3 and a >= 0 and b >= 0                   # blocks of 10, 10 and 5 steps
+    # warmup a b, then per block: an untimed step and the timed ones, the probe after each of a's blocks
+    assert order[:2] == ["a", "b"]
+    blocks = "".join("P" if s == "peak" else s for s in order[2:])
+    assert blocks == ("a" * 11 + "P" + "b" * 11) * 2 + "a" * 6 + "P" + "b" * 6
+    assert run.paired_median_times(lambda: None, lambda: None, steps=3, warmup=0)[2] == []

@@ -13,6 +13,9 @@ hits every variant alike; the table shows the median and the fastest quarter's u
 - channels-first    every convolution per image in (C, H, W) order, never channels-last
 - channels-last     every convolution channels-last, whatever its shape
 - book Adam step    Adam's update with the textbook's four temporaries instead of one scratch array
+- fixed halves      each thread given a fixed run of consecutive slices (the first half to the caller)
+                    instead of taking the next free slice
+- ReLU max(x, 0)    ReLU's np.maximum against the scalar 0 instead of an array of zeros
 
 Winograd F(2x2, 3x3) is measured separately (benchmarks/winograd.py): it is not in common.fast.
 """
@@ -24,6 +27,7 @@ import os
 import statistics
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
@@ -55,6 +59,30 @@ class BookAdam(Adam):
             params[key] -= float(lr_t) * self.m[key] / (np.sqrt(self.v[key]) + float(eps_t))
 
 
+def fixed_halves(work: Callable[[int, int], Any], slices: list[tuple[int, int]], n_threads: int) -> list[Any]:
+    """common.fast._run_in_threads as it was before: thread k gets the k-th run of consecutive slices."""
+    per = -(-len(slices) // n_threads)
+    groups = [slices[k * per:(k + 1) * per] for k in range(n_threads)]
+
+    def run(group: list[tuple[int, int]]) -> list[Any]:
+        return [work(a, b) for a, b in group]
+
+    with fast.config.blas_single_threaded():
+        if fast._pool is None or fast._pool_workers < n_threads - 1:
+            fast._pool_workers = max(n_threads - 1, 1)
+            fast._pool = ThreadPoolExecutor(max_workers=fast._pool_workers, thread_name_prefix="dlfs-fast")
+        futures = [fast._pool.submit(run, group) for group in groups[1:] if group]
+        results = run(groups[0])
+        for f in futures:
+            results += f.result()
+    return results
+
+
+def scalar_zero(shape: tuple[int, ...], dtype: Any) -> Any:
+    """In place of common.fast.zeros: the scalar 0, so ReLU computes np.maximum(x, 0)."""
+    return np.dtype(dtype).type(0)
+
+
 def variants() -> dict[str, Callable[[], Any]]:
     """name -> a function that sets the lever up and returns a function undoing it."""
     def env(threads: str | None, slice_bytes: int | None = None, layout: bool | None = None):
@@ -75,6 +103,13 @@ def variants() -> dict[str, Callable[[], Any]]:
                 fast.SLICE_BYTES, fast.FastConvolution._channels_last = saved[1], saved[2]
             return undo
         return setup
+
+    def swap(module: Any, name: str, replacement: Any):
+        def setup():
+            saved = getattr(module, name)
+            setattr(module, name, replacement)
+            return lambda: setattr(module, name, saved)
+        return setup
     return {
         "all levers": env(None),
         "one thread": env("1"),
@@ -83,6 +118,8 @@ def variants() -> dict[str, Callable[[], Any]]:
         "channels-first": env(None, layout=False),
         "channels-last": env(None, layout=True),
         "book Adam step": env(None),
+        "fixed halves": swap(fast, "_run_in_threads", fixed_halves),
+        "ReLU max(x, 0)": swap(fast, "zeros", scalar_zero),
     }
 
 

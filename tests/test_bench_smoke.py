@@ -41,3 +41,21 @@ def test_the_peak_is_probed_between_the_networks_own_blocks():
     blocks = "".join("P" if s == "peak" else s for s in order[2:])
     assert blocks == ("a" * 11 + "P" + "b" * 11) * 2 + "a" * 6 + "P" + "b" * 6
     assert run.paired_median_times(lambda: None, lambda: None, steps=3, warmup=0)[2] == []
+
+
+def test_the_measured_alternatives_compute_the_same_thing():
+    """benchmarks/fused_relu.py and the levers' fixed halves time the same computation as common.fast."""
+    import numpy as np
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import fused_relu
+    import levers
+    from common import fast
+    from common.networks import DeepConvNet
+    rng = np.random.default_rng(0)
+    x, t = rng.random((6, 1, 28, 28)), rng.integers(0, 10, 6)
+    plain, fused = DeepConvNet(seed=0), DeepConvNet(seed=0)
+    fused_relu.fuse(fused)
+    g_plain, g_fused = plain.gradient(x, t), fused.gradient(x, t)
+    assert all(np.array_equal(g_plain[k], g_fused[k]) for k in g_plain)
+    slices = fast.batch_slices(9, fast.SLICE_BYTES // 2)
+    assert levers.fixed_halves(lambda a, b: (a, b), slices, 2) == slices

@@ -12,7 +12,7 @@ hits every variant alike; the table shows the median and the fastest quarter's u
 - no slices/threads one slice and DLFS_THREADS=1: whole-batch copies, BLAS threads only (as before)
 - channels-first    every convolution per image in (C, H, W) order, never channels-last
 - channels-last     every convolution channels-last, whatever its shape
-- book Adam step    Adam's update with the textbook's four temporaries instead of one scratch array
+- book Adam step    Adam's update with the textbook's four temporaries instead of two arrays
 - fixed halves      each thread given a fixed run of consecutive slices (the first half to the caller)
                     instead of taking the next free slice
 - ReLU max(x, 0)    ReLU's np.maximum against the scalar 0 instead of an array of zeros

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
@@ -111,10 +112,13 @@ def _run_in_threads(work: Callable[[int, int], Any], slices: list[tuple[int, int
     changes nothing in its result."""
     global _pool, _pool_workers
     results: list[Any] = [None] * len(slices)
-    next_slice = itertools.count()                   # its next() is one C call: atomic under the GIL
+    taken = itertools.count()                        # slice numbers, handed out one at a time
+    lock = threading.Lock()                          # (a lock, so that this holds without a GIL too)
 
     def run() -> None:
-        for i in iter(next_slice.__next__, None):
+        while True:
+            with lock:
+                i = next(taken)
             if i >= len(slices):
                 return
             a, b = slices[i]

@@ -32,6 +32,7 @@ say) gets one :class:`InputRangeWarning` per network: such input trains to chanc
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import json
 import os
@@ -73,6 +74,13 @@ def init_scale(weight_init_std: float | str, fan_in: int) -> float:
             return float(numpy.sqrt(1.0 / fan_in))
         raise ValueError(f"unknown weight_init_std {weight_init_std!r}: use a number, 'he' or 'xavier'")
     return float(weight_init_std)
+
+
+@functools.lru_cache(maxsize=None)
+def _backward_can_skip_dx(layer_type: type) -> bool:
+    """Whether a layer class's backward takes ``need_dx`` (common.fast's do). Asked once per class:
+    reading a signature costs more than a small layer's whole backward."""
+    return "need_dx" in inspect.signature(layer_type.backward).parameters
 
 
 class InputRangeWarning(UserWarning):
@@ -264,7 +272,7 @@ class Network:
                 dout = layer.backward(dout)
             # Nobody uses the gradient w.r.t. the input images, so a first layer that can skip it
             # (common.fast's) does, as frameworks do; the book's layers compute it anyway.
-            if "need_dx" in inspect.signature(first.backward).parameters:
+            if _backward_can_skip_dx(type(first)):
                 first.backward(dout, need_dx=False)
             else:
                 first.backward(dout)

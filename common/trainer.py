@@ -176,6 +176,9 @@ class Trainer:
         # a fixed evaluation subset, drawn once, so accuracies are comparable across epochs
         self._eval_train = self._subset(len(x_train))
         self._eval_test = self._subset(len(x_test))
+        # gathered once (a copy; a view for a whole set), not again after every epoch
+        self._eval_sets = (x_train[self._eval_train], t_train[self._eval_train],
+                           x_test[self._eval_test], t_test[self._eval_test])
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
         self.checkpoint_every = checkpoint_every
         if self.checkpoint_path is not None:
@@ -265,8 +268,9 @@ class Trainer:
     def evaluate(self) -> tuple[float, float]:
         """(train accuracy, test accuracy) on the evaluation subsets."""
         net = self.network
-        train_acc = net.accuracy(self.x_train[self._eval_train], self.t_train[self._eval_train])
-        test_acc = net.accuracy(self.x_test[self._eval_test], self.t_test[self._eval_test])
+        x_tr, t_tr, x_te, t_te = self._eval_sets
+        train_acc = net.accuracy(x_tr, t_tr)
+        test_acc = net.accuracy(x_te, t_te)
         return train_acc, test_acc
 
     def train(self) -> History:

@@ -167,3 +167,26 @@ def test_the_optimizer_and_initial_weight_comparisons_on_a_process_pool_equal_se
     assert np.array_equal(alone, optimizers["Adam"])                  # 6.1.8's panel reruns the comparison's run
     assert [(r.label, r.total_iterations, r.losses) for r in view.runs] == \
         [(label, 30, list(losses)) for label, losses in optimizers.items()]
+
+
+def test_the_bn_scale_and_learning_rate_grid_on_a_process_pool_equals_a_hand_loop(toy):
+    """6.3.2's Q&A grid: each (scale, lr) cell is the BN network trained as one would by hand."""
+    (x, t), _ = toy
+    scales, lrs, hidden = (1.0, 0.01), (0.01, 1.0), (32, 32)
+    by_hand = {}
+    for scale in scales:
+        for lr in lrs:
+            net = MultiLayerNetExtend(20, hidden, 10, weight_init_std=scale, use_batchnorm=True, dtype=np.float32,
+                                      seed=0)
+            W1 = net.params["W1"].copy()
+            acc = ex.train_epochs(net, make_optimizer("sgd", lr=lr), x, t, 3)
+            by_hand[(scale, lr)] = (float(acc[-1]), float(np.linalg.norm(net.params["W1"] - W1) / np.linalg.norm(W1)))
+    serial_view = LiveTraining("grid", mode="text", show_runs="last", stoppable=False)
+    serial = ex.bn_scale_lr_grid(x, t, scales, lrs, epochs=3, hidden=hidden, view=serial_view)
+    with local_executor(2) as pool, LiveTraining("grid", mode="text", show_runs="last", stoppable=False) as view:
+        pooled = ex.bn_scale_lr_grid(x, t, scales, lrs, epochs=3, hidden=hidden, view=view, executor=pool)
+    serial_view.finish()
+    assert list(serial) == list(pooled) == list(by_hand) == [(1.0, 0.01), (1.0, 1.0), (0.01, 0.01), (0.01, 1.0)]
+    assert serial == pooled == by_hand
+    assert by_hand[(1.0, 0.01)][1] < by_hand[(0.01, 0.01)][1]         # std 1 moves W1 less, relatively
+    assert view_runs(view) == view_runs(serial_view) and [r.label for r in view.runs][0] == "std 1, lr 0.01"

@@ -489,6 +489,48 @@ def bn_weight_scale_experiment(x_train: np.ndarray, t_train: np.ndarray, x_test:
     return res
 
 
+def _bn_lr_run(x_train: np.ndarray, t_train: np.ndarray, scale: float, lr: float, epochs: int,
+               hidden: Sequence[int], seed: int, dtype: Any, view: Any = None) -> tuple[np.ndarray, float]:
+    """One cell of :func:`bn_scale_lr_grid`: (train accuracy per epoch, how far W1 moved relative to its start)."""
+    net = MultiLayerNetExtend(x_train.shape[1], hidden, 10, weight_init_std=float(scale), use_batchnorm=True,
+                              dtype=dtype, seed=seed)
+    W1_start = net.params["W1"].copy()
+    acc = train_epochs(net, make_optimizer("sgd", lr=lr), x_train, t_train, epochs, seed=seed, view=view)
+    moved = float(np.linalg.norm(net.params["W1"] - W1_start) / np.linalg.norm(W1_start))
+    return acc, moved
+
+
+def bn_scale_lr_grid(x_train: np.ndarray, t_train: np.ndarray, scales: Sequence[float], lrs: Sequence[float],
+                     epochs: int = 20, hidden: Sequence[int] = (100, 100, 100, 100, 100), seed: int = 0,
+                     dtype: Any = np.float32, view: LiveTraining | None = None,
+                     executor: concurrent.futures.Executor | None = None) -> dict[tuple[float, float], tuple[float, float]]:
+    """The BN network trained by SGD from every initial weight scale with every learning rate.
+
+    Returns (scale, lr) -> (final train accuracy, ||W1 - W1_start|| / ||W1_start||), in the order scale by
+    scale, lr by lr. executor: as in :func:`bn_weight_scale_experiment` (one task per run, one BLAS
+    thread either way, so the numbers are identical either way).
+    """
+    cells = [(float(scale), float(lr)) for scale in scales for lr in lrs]
+    runs = [{"x_train": x_train, "t_train": t_train, "scale": scale, "lr": lr, "epochs": epochs, "hidden": hidden,
+             "seed": seed, "dtype": dtype} for scale, lr in cells]
+    iters = -(-len(x_train) // 100)                # train_epochs' batches of 100
+
+    def serial() -> Iterator[tuple[tuple[np.ndarray, float], None]]:
+        with one_blas_thread():
+            for (scale, lr), run in zip(cells, runs):
+                if view is not None:
+                    view.start_run(f"std {scale:g}, lr {lr:g}", epochs * iters, iters, epochs)
+                yield _bn_lr_run(**run, view=view), None
+
+    outcomes = serial() if executor is None else map_runs(_bn_lr_run, runs, executor, record=True)
+    table = {}
+    for (scale, lr), ((acc, moved), recorder) in zip(cells, outcomes):
+        if recorder is not None and view is not None:
+            show_finished_run(view, f"std {scale:g}, lr {lr:g}", recorder.history(), epochs * iters, iters, epochs)
+        table[(scale, lr)] = (float(acc[-1]), moved)
+    return table
+
+
 def plot_bn_grid(res: dict[str, np.ndarray], ncols: int = 4) -> Figure:
     """One small panel per weight scale: training accuracy per epoch with BN (solid) and without (dashed)."""
     scales = res["scales"]

@@ -245,8 +245,8 @@ def _sentence_for(controls: dict[str, Any]) -> str:
 class SliderPanel(widgets.VBox):
     """A chapter function with its controls, redrawn in place (see the module docstring).
 
-    children: the controls (in the order given), a one-line state (``working…``, only for panels that
-    redraw on release), the function's printout (``.dlfs-panel-status``) and its figure (an
+    children: the controls (in the order given), a one-line state (``working…`` while a slow run or a
+    run of a panel that redraws on release is on; otherwise empty, its height kept), the function's printout (``.dlfs-panel-status``) and its figure (an
     ``ipywidgets.Image``, ``.dlfs-panel-figure``). ``values()`` are the values the function sees next;
     ``shown_values`` those of the figure on show; ``last_seconds`` how long its last run took (wall clock),
     ``last_cpu_seconds`` how much CPU time.
@@ -272,7 +272,9 @@ class SliderPanel(widgets.VBox):
         self._redraws_into = "fig" in inspect.signature(func).parameters and "fig" not in controls
         self._timer = None
         self._dirty = False
-        super().__init__(children=list(controls.values()) + [self.status, self.figure])
+        # the state line is there from the start, empty, so that a panel switching to on-release (below)
+        # gains no line: its figure does not jump down by a line's height on that press
+        super().__init__(children=list(controls.values()) + [self.state, self.status, self.figure])
         self.add_class("widget-interact")
         self.add_class("dlfs-panel")
         self.layout.border = "1px solid #ddd"
@@ -292,7 +294,6 @@ class SliderPanel(widgets.VBox):
         for widget in self.controls.values():
             if hasattr(widget, "continuous_update"):
                 widget.continuous_update = False
-        self.children = list(self.controls.values()) + [self.state, self.status, self.figure]
 
     @property
     def png(self) -> bytes:

@@ -271,8 +271,11 @@ def test_panel_switches_to_redraw_on_release_when_its_function_is_slow():
 
     panel = slider_panel(f, a=(0.0, 1.0, 0.5))
     assert not panel.on_release and panel.controls["a"].continuous_update, "the first, cold run does not count"
+    before = panel.children
+    assert panel.state in before and panel.state.value == "&nbsp;"      # the state line's place is kept from the start
     panel.controls["a"].value = 0.5
-    assert panel.on_release and not panel.controls["a"].continuous_update and panel.state in panel.children
+    assert panel.on_release and not panel.controls["a"].continuous_update
+    assert panel.children == before, "the switch must not add a line (the figure would jump down on that press)"
 
 
 def test_plain_log_formatter_writes_powers_of_ten_as_text():

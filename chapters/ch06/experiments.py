@@ -18,7 +18,8 @@ Every training experiment takes an optional ``view`` (a ``chapters.live.LiveTrai
 run is drawn into it while it trains (one line per run), so a reader sees a long cell progress. The
 results do not depend on it. :func:`optimizer_run` is one run of 6.1.8 (its control panel:
 ``chapters.training_panels.optimizer_panel``). The experiments of several runs (:func:`compare_optimizers`,
-:func:`compare_weight_inits`, :func:`bn_weight_scale_experiment`, :func:`regularisation_runs`) also take an
+:func:`compare_weight_inits`, :func:`bn_weight_scale_experiment`, :func:`bn_scale_lr_grid`,
+:func:`regularisation_runs`) also take an
 ``executor`` that trains the runs side by side, with the same results (see ``parallel.py``).
 """
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Chapter 6's multi-run experiments on an executor: the pieces they share.
 
 An experiment of several independent training runs (``compare_optimizers`` and ``compare_weight_inits``,
-``bn_weight_scale_experiment`` for Batch Normalization across weight scales, ``regularisation_runs`` for
-weight decay and dropout, all in :mod:`chapters.ch06.experiments`) takes ``executor=``. None trains the runs
-here, one after the other, each drawn live into the ``view``; a :class:`concurrent.futures.Executor` (a process
+``bn_weight_scale_experiment`` for Batch Normalization across weight scales, ``bn_scale_lr_grid`` for BN's
+scale against the learning rate, ``regularisation_runs`` for weight decay and dropout, all in
+:mod:`chapters.ch06.experiments`) takes ``executor=``. None trains the runs here, one after the other, each
+drawn live into the ``view``; a :class:`concurrent.futures.Executor` (a process
 pool from :func:`chapters.executors.local_executor`, a Dask ``client.get_executor()``) trains them on its
 workers, one task per run, and the view shows each run as its result comes back. A task is a module-level
 function with its keyword arguments, so it runs under the "spawn" and "forkserver" start methods as well as

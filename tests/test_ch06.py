@@ -257,7 +257,8 @@ def test_log_uniform_covers_every_decade():
 def test_random_search_table_and_narrowing(toy):
     (x, t), _ = toy
     trials = ex.random_search(x[:200], t[:200], x[200:260], t[200:260], n_trials=4, epochs=2, hidden=(16,))
-    assert len(trials) == 4 and set(trials[0]) == {"lr", "weight_decay", "val_acc", "train_acc", "diverged"}
+    assert len(trials) == 4 and set(trials[0]) == {"lr", "weight_decay", "val_acc", "train_acc", "diverged", "seed"}
+    assert [r["seed"] for r in trials] == [0, 1, 2, 3]                  # trial k is seeded by seed + k
     wild = ex.random_search(x[:100], t[:100], x[200:260], t[200:260], n_trials=1, epochs=2, hidden=(16,),
                             lr_exp=(30, 30))                   # lr = 1e30: overflows, recorded, no exception
     assert wild[0]["diverged"] and wild[0]["val_acc"] == 0.0

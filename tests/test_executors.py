@@ -45,6 +45,32 @@ def test_random_search_on_a_process_pool_equals_serial(serial, context):
     assert pooled == trials                            # same order, floats equal exactly
 
 
+def test_a_retrained_trial_is_the_network_the_trial_trained(serial):
+    """6.5.3 tests the winner: retraining its row repeats the trial's run loss for loss (its seed included)."""
+    data, trials = serial
+
+    class View:                                        # keeps each trial's History (as random_search hands it on)
+        histories = []
+
+        def start_run(self, label, total, per_epoch, epochs, history=None):
+            self.histories.append(history)
+
+        def tick(self, force=False):
+            pass
+
+    with local_executor(2) as pool:
+        assert ex.random_search(*data, **SEARCH, executor=pool, view=View()) == trials
+    for k in (int(np.argmax([r["val_acc"] for r in trials])), 0):
+        row = trials[k]
+        net, history = ex.retrain_trial(*data, row, SEARCH["epochs"], hidden=SEARCH["hidden"],
+                                        batch_size=SEARCH["batch_size"])
+        assert history.train_loss == View.histories[k].train_loss and history.test_acc[-1] == row["val_acc"]
+        assert net.accuracy(data[2], data[3]) == row["val_acc"]
+        _, other_seed = ex.retrain_trial(*data, {**row, "seed": row["seed"] + 1}, SEARCH["epochs"],
+                                         hidden=SEARCH["hidden"], batch_size=SEARCH["batch_size"])
+        assert other_seed.train_loss != history.train_loss            # so the seed is what makes it the same run
+
+
 def test_data_parallel_gradient_on_a_process_pool_equals_serial():
     net = MultiLayerNet(6, [5, 4], 3, seed=0)
     rng = np.random.default_rng(0)

@@ -700,4 +700,4 @@ def dropout_expectation(x: np.ndarray, ratio: float, mode: str, n_masks: int = 2
 # =============================================================================================
 from chapters.ch06.search import (format_trials, grid_points, grid_vs_random, log_uniform,  # noqa: E402,F401
                                   narrowed_range, one_param_objective, plot_grid_vs_random, plot_search_scatter,
-                                  random_points, random_search, split_validation, top_trials)
+                                  random_points, random_search, retrain_trial, split_validation, top_trials)

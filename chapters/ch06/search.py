@@ -51,12 +51,8 @@ def _search_trial(spec: dict[str, Any]) -> tuple[dict[str, float], History]:
     ``spec["seed"]``, so a trial gives the same numbers in any process. Returns (result row, History).
     """
     with one_blas_thread():
-        x_train, t_train, x_val, t_val = spec["data"]
-        net = MultiLayerNet(x_train.shape[1], spec["hidden"], 10, weight_decay_lambda=spec["weight_decay"],
-                            dtype=spec["dtype"], seed=spec["seed"])
-        trainer = Trainer(net, x_train, t_train, x_val, t_val, epochs=spec["epochs"],
-                          mini_batch_size=spec["batch_size"], optimizer="sgd", optimizer_param={"lr": spec["lr"]},
-                          seed=spec["seed"], progress=False)
+        trainer = _trial_trainer(*spec["data"], spec["lr"], spec["weight_decay"], spec["seed"], spec["epochs"],
+                                 spec["hidden"], spec["batch_size"], spec["dtype"])
         try:
             with np.errstate(over="ignore", invalid="ignore"):
                 h = trainer.train()
@@ -64,8 +60,30 @@ def _search_trial(spec: dict[str, Any]) -> tuple[dict[str, float], History]:
         except FloatingPointError:
             val_acc, train_acc, diverged = 0.0, 0.0, True
     row = {"lr": spec["lr"], "weight_decay": spec["weight_decay"], "val_acc": val_acc, "train_acc": train_acc,
-           "diverged": diverged}
+           "diverged": diverged, "seed": spec["seed"]}
     return row, trainer.history
+
+
+def _trial_trainer(x_train: np.ndarray, t_train: np.ndarray, x_val: np.ndarray, t_val: np.ndarray, lr: float,
+                   weight_decay: float, seed: int, epochs: int, hidden: Sequence[int], batch_size: int,
+                   dtype: Any) -> Trainer:
+    """The network and Trainer of one search trial (SGD; accuracies on the validation set every epoch)."""
+    net = MultiLayerNet(x_train.shape[1], hidden, 10, weight_decay_lambda=weight_decay, dtype=dtype, seed=seed)
+    return Trainer(net, x_train, t_train, x_val, t_val, epochs=epochs, mini_batch_size=batch_size,
+                   optimizer="sgd", optimizer_param={"lr": lr}, seed=seed, progress=False)
+
+
+def retrain_trial(x_train: np.ndarray, t_train: np.ndarray, x_val: np.ndarray, t_val: np.ndarray,
+                  trial: dict[str, Any], epochs: int, hidden: Sequence[int] = (100,) * 6, batch_size: int = 100,
+                  dtype: Any = np.float32) -> tuple[MultiLayerNet, History]:
+    """Train one row of :func:`random_search` again (its lr, weight decay and seed; the other settings as the
+    search had them), with one BLAS thread as a trial: the same network the trial trained, whose validation
+    accuracy (``history.test_acc[-1]``) is the row's ``val_acc``. Returns (network, history); the test set
+    is left for the caller to use once."""
+    with one_blas_thread():
+        trainer = _trial_trainer(x_train, t_train, x_val, t_val, trial["lr"], trial["weight_decay"], trial["seed"],
+                                 epochs, hidden, batch_size, dtype)
+        return trainer.network, trainer.train()
 
 
 def random_search(x_train: np.ndarray, t_train: np.ndarray, x_val: np.ndarray, t_val: np.ndarray,
@@ -77,7 +95,8 @@ def random_search(x_train: np.ndarray, t_train: np.ndarray, x_val: np.ndarray, t
     """The book's 6.5.3: sample lr and weight decay log-uniformly, train briefly, score on validation.
 
     Returns one dict per trial: lr, weight_decay, val_acc (last epoch), train_acc (last epoch),
-    diverged (True if the loss overflowed; its accuracies are then recorded as 0).
+    diverged (True if the loss overflowed; its accuracies are then recorded as 0), seed (the trial's:
+    :func:`retrain_trial` trains the same network again).
     executor: None trains the trials here, one after the other (``view`` then draws each as it trains); an
     Executor (:func:`chapters.executors.local_executor`, a Dask ``client.get_executor()``) trains them on its
     workers, and ``view`` shows each finished trial as its result comes back. Every (lr, weight_decay) is
@@ -96,9 +115,8 @@ def random_search(x_train: np.ndarray, t_train: np.ndarray, x_val: np.ndarray, t
     if executor is None and view is not None:          # as before: each trial drawn live while it trains
         trials = []
         for k, (lr, wd) in enumerate(draws):
-            net = MultiLayerNet(x_train.shape[1], hidden, 10, weight_decay_lambda=wd, dtype=dtype, seed=seed + k)
-            trainer = Trainer(net, x_train, t_train, x_val, t_val, epochs=epochs, mini_batch_size=batch_size,
-                              optimizer="sgd", optimizer_param={"lr": lr}, seed=seed + k, progress=False)
+            trainer = _trial_trainer(x_train, t_train, x_val, t_val, lr, wd, seed + k, epochs, hidden, batch_size,
+                                     dtype)
             try:
                 with np.errstate(over="ignore", invalid="ignore"):
                     h = watch(trainer, view=view, label=label(k + 1, n_trials, lr, wd))
@@ -106,7 +124,7 @@ def random_search(x_train: np.ndarray, t_train: np.ndarray, x_val: np.ndarray, t
             except FloatingPointError:
                 val_acc, train_acc, diverged = 0.0, 0.0, True
             trials.append({"lr": lr, "weight_decay": wd, "val_acc": val_acc, "train_acc": train_acc,
-                           "diverged": diverged})
+                           "diverged": diverged, "seed": seed + k})
         return trials
     # One task per trial (x_train etc. travel with each: ~2 ms of pickling for the notebook's 400 x 784
     # float32 against seconds of training, see benchmarks/search_executor.py), so a free worker takes the

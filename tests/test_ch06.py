@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from chapters.ch06 import activations
 from chapters.ch06 import experiments as ex
 from chapters.ch06.optimizer_paths import (
     BOOK_LRS,
@@ -174,7 +175,7 @@ def test_histogram_titles_give_the_share_beyond_the_axis_rounded_down():
     titles = [ax.get_title() for ax in ex.plot_activation_histograms("relu", stds=(1.0,), n_layers=5).axes]
     assert titles[0].startswith("std=1: layer 1 (") and titles[0].endswith("% > 3)")
     assert titles[-1] == "layer 5 (99.9% > 3)"              # 99.99 %: never shown as 100 %
-    assert ex._off_range_note(0.04, 3) == "" and ex._off_range_note(1.0, 3) == " (100.0% > 3)"
+    assert activations._off_range_note(0.04, 3) == "" and activations._off_range_note(1.0, 3) == " (100.0% > 3)"
 
 
 # ---- per-layer statistics, BN ----------------------------------------------------------------

@@ -245,11 +245,11 @@ def _sentence_for(controls: dict[str, Any]) -> str:
 class SliderPanel(widgets.VBox):
     """A chapter function with its controls, redrawn in place (see the module docstring).
 
-    children: the controls (in the order given), a one-line state (``working…`` while a slow run or a
-    run of a panel that redraws on release is on; otherwise empty, its height kept), the function's printout (``.dlfs-panel-status``) and its figure (an
-    ``ipywidgets.Image``, ``.dlfs-panel-figure``). ``values()`` are the values the function sees next;
-    ``shown_values`` those of the figure on show; ``last_seconds`` how long its last run took (wall clock),
-    ``last_cpu_seconds`` how much CPU time.
+    children: the controls (in the order given), a one-line state (``working…`` while a slow run, or any
+    run of a panel that redraws on release, is on; otherwise empty, its height kept), the function's
+    printout (``.dlfs-panel-status``) and its figure (an ``ipywidgets.Image``, ``.dlfs-panel-figure``).
+    ``values()`` are the values the function sees next; ``shown_values`` those of the figure on show;
+    ``last_seconds`` how long its last run took (wall clock), ``last_cpu_seconds`` how much CPU time.
     """
 
     def __init__(self, func: Callable[..., Any], controls: dict[str, Any], fixed_values: dict[str, Any],

@@ -9,6 +9,10 @@ mask and rectifies in place; the ReLU layer then passes the rectified output str
 the way back the gradient is masked slice by slice before the convolution's own backward. The fused and
 the plain network (same seed, so the same dropout masks) take turns step by step; their gradients
 are checked identical first (the script stops if they are not).
+
+This was measured against the layer-by-layer pass of the time, so both networks run that way here
+(``common.fast.PARTS = 1``: no BatchParts). In today's pass ReLU costs even less: a ReLU that comes
+before a max-pooling layer runs after it, on a quarter of the numbers (``BatchParts.POOL_FIRST``).
 """
 from __future__ import annotations
 
@@ -51,17 +55,17 @@ class ConvWithRelu(fast.FastConvolution):
         N = x.shape[0]
         out_h, out_w = output_hw(x.shape, FH, FW, self.stride, self.pad)
         W_col = self.W.reshape(FN, -1)
-        out = np.empty((N, FN, out_h * out_w), dtype=np.result_type(x, self.W))
-        mask = np.empty(out.shape, dtype=bool)
         last = self._channels_last(x.shape)
         W_last = self.W.transpose(2, 3, 1, 0).reshape(-1, FN)
+        # the output in the layout FastConvolution hands on: channels-last when it works so
+        out = np.empty((N, out_h * out_w, FN) if last else (N, FN, out_h * out_w), dtype=np.result_type(x, self.W))
+        mask = np.empty(out.shape, dtype=bool)
 
         def work(a: int, b: int) -> None:
             if last:
                 cols = fast.unfold_channels_last(fast.channels_last(x[a:b], self.pad), FH, FW, self.stride)
-                y = cols @ W_last
-                y += self.b
-                out[a:b] = y.reshape(b - a, out_h * out_w, FN).transpose(0, 2, 1)
+                np.matmul(cols, W_last, out=out[a:b].reshape(-1, FN))
+                out[a:b] += self.b
             else:
                 np.matmul(W_col, fast.unfold_images(x[a:b], FH, FW, self.stride, self.pad), out=out[a:b])
                 out[a:b] += self.b[:, None]
@@ -70,12 +74,17 @@ class ConvWithRelu(fast.FastConvolution):
 
         fast.over_batch(work, N, W_col.shape[1] * out_h * out_w * x.itemsize)
         self.x, self.col = x, None
-        self.relu.mask = mask.reshape(N, FN, out_h, out_w)
-        return out.reshape(N, FN, out_h, out_w)
+
+        def as_images(a: np.ndarray) -> np.ndarray:
+            if last:
+                return a.reshape(N, out_h, out_w, FN).transpose(0, 3, 1, 2)
+            return a.reshape(N, FN, out_h, out_w)
+        self.relu.mask = as_images(mask)
+        return as_images(out)
 
     def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
         mask = self.relu.mask
-        G = np.empty(dout.shape, dtype=dout.dtype)
+        G = np.empty_like(mask, dtype=dout.dtype)                   # laid out like the output
 
         def work(a: int, b: int) -> None:
             np.multiply(dout[a:b], ~mask[a:b], out=G[a:b])
@@ -83,6 +92,11 @@ class ConvWithRelu(fast.FastConvolution):
 
         fast.over_batch(work, len(dout), dout[:1].nbytes)
         return super().backward(G, need_dx)
+
+
+def layer_by_layer() -> None:
+    """Run networks layer by layer over the whole batch, as when this was measured (no BatchParts)."""
+    fast.PARTS = 1
 
 
 def fuse(net: Any) -> None:
@@ -96,6 +110,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--reps", type=int, default=30)
     args = p.parse_args()
+    layer_by_layer()
     rng = np.random.default_rng(0)
     x = rng.random((100, 1, 28, 28), dtype=np.float32)
     t = rng.integers(0, 10, 100)

@@ -7,9 +7,16 @@ Variants (all in this process, taking turns step by step, so that a busy moment 
 hits every variant alike; the table shows the median and the fastest quarter's upper bound):
 
 - all levers        common.fast as the networks use it
+- layer by layer    no BatchParts (PARTS = 1): every layer takes the whole batch, its slices shared
+                    between the threads, which meet at the end of every layer
+- ReLU before pool  BatchParts without POOL_FIRST: each ReLU on the full-sized output, then pooling
+- plain NCHW out    each convolution's output (and dx) copied into plain (N, C, H, W) order instead of
+                    being handed on channels-last
+- 2 MB slices       SLICE_BYTES 2 MB instead of 1 MB (this core's L2 cache is 1 MB)
 - one thread        DLFS_THREADS=1: the slices in the calling thread, BLAS on its own threads
 - one slice         SLICE_BYTES so large that each layer takes the whole batch at once (one thread)
-- no slices/threads one slice and DLFS_THREADS=1: whole-batch copies, BLAS threads only (as before)
+- no slices/threads one slice and DLFS_THREADS=1, layer by layer: whole-batch copies, BLAS threads
+                    only (as before the first speed round)
 - channels-first    every convolution per image in (C, H, W) order, never channels-last
 - channels-last     every convolution channels-last, whatever its shape
 - book Adam step    Adam's update with the textbook's four temporaries instead of two arrays
@@ -83,6 +90,14 @@ def scalar_zero(shape: tuple[int, ...], dtype: Any) -> Any:
     return np.dtype(dtype).type(0)
 
 
+def plain_order(method: Callable) -> Callable:
+    """A FastConvolution method whose result (a channels-last view) is copied to plain (N, C, H, W) order."""
+    def wrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
+        out = method(self, *args, **kwargs)
+        return None if out is None else np.ascontiguousarray(out)
+    return wrapped
+
+
 def variants() -> dict[str, Callable[[], Any]]:
     """name -> a function that sets the lever up and returns a function undoing it."""
     def env(threads: str | None, slice_bytes: int | None = None, layout: bool | None = None):
@@ -110,11 +125,24 @@ def variants() -> dict[str, Callable[[], Any]]:
             setattr(module, name, replacement)
             return lambda: setattr(module, name, saved)
         return setup
+
+    def both(*setups: Callable[[], Any]):
+        def setup():
+            undos = [s() for s in setups]
+            return lambda: [u() for u in reversed(undos)]
+        return setup
+
+    conv = fast.FastConvolution
     return {
         "all levers": env(None),
+        "layer by layer": swap(fast, "PARTS", 1),
+        "ReLU before pool": swap(fast.BatchParts, "POOL_FIRST", False),
+        "plain NCHW out": both(swap(conv, "forward", plain_order(conv.forward)),
+                               swap(conv, "backward", plain_order(conv.backward))),
+        "2 MB slices": env(None, slice_bytes=1 << 21),
         "one thread": env("1"),
         "one slice": env(None, slice_bytes=1 << 40),
-        "no slices/threads": env("1", slice_bytes=1 << 40),
+        "no slices/threads": both(env("1", slice_bytes=1 << 40), swap(fast, "PARTS", 1)),
         "channels-first": env(None, layout=False),
         "channels-last": env(None, layout=True),
         "book Adam step": env(None),

@@ -13,21 +13,27 @@ Read ``common.layers`` to learn the layer; read this file to see how frameworks 
 - :func:`over_batch`         the mini-batch cut into slices small enough to stay in a core's cache,
   the slices shared out between threads (:func:`common.config.threads`); :func:`in_parts` shares a
   wide Affine layer's rows between them.
+- :class:`BatchParts`        a network's first layers (convolution, ReLU, pooling) run a part of the
+  batch at a time, each part through all of them in one thread; ReLU after max-pooling (they commute).
+- :func:`is_channels_last`   an (N, C, H, W) array stored (N, H, W, C): the convolutions that work
+  channels-last hand their output on so, and ReLU and pooling keep that layout (PyTorch's
+  ``channels_last`` memory format), so no layer transposes its input or output.
 - :class:`FastConvolution`   per slice of images: W (FN, C*FH*FW) @ unfold_images(x), or channels-last
   (see ``_channels_last``); dx as a convolution with the flipped filters (stride 1, pad <= FH-1),
   else by ``fold``; the first layer may skip dx (``need_dx=False``).
 - :class:`FastPooling`       non-overlapping square windows: the maximum along each row, then down the
   rows, remembering which pixel won; backward sends each gradient straight to the winner.
 - :class:`FastRelu`          ``np.maximum``, the gradient by ``np.multiply`` with the kept positions, per
-  slice; :class:`FastAffine` per slice (a wide one in parts), with ``need_dx``.
+  slice; :class:`FastAffine` per slice (a wide one shared by rows), with ``need_dx``.
 """
 from __future__ import annotations
 
+import copy
 import itertools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from common import config
 from common.backend import GPU, as_strided, np     # np is NumPy (or CuPy with DLFS_DEVICE=gpu)
@@ -36,9 +42,9 @@ from common.util import _check_cols, _check_images, output_hw
 
 # ---- the mini-batch in slices, the slices in threads -------------------------------------------
 #: how much work memory one slice of the batch may use: the patches of a few images, which then stay in
-#: the core's cache between being written and being multiplied (a whole batch's patches, 45 MB for
-#: DeepConvNet's second layer, go out to main memory and back)
-SLICE_BYTES = 1 << 21
+#: the core's own cache (1 MB of L2 here) between being written and being multiplied (a whole batch's
+#: patches, 45 MB for DeepConvNet's second layer, go out to main memory and back)
+SLICE_BYTES = 1 << 20
 
 _pool: ThreadPoolExecutor | None = None
 _pool_workers = 0
@@ -67,9 +73,12 @@ def one_slice(nbytes: int) -> bool:
     return GPU or nbytes <= SLICE_BYTES
 
 
-def over_batch(work: Callable[[int, int], Any], n: int, bytes_per_sample: int) -> list[Any]:
+def over_batch(work: Callable[[int, int], Any], n: int, bytes_per_sample: int, streams: bool = False) -> list[Any]:
     """Call ``work(start, stop)`` on every slice of :func:`batch_slices`, in up to ``config.threads()``
     threads, each with one BLAS thread; return the results in slice order.
+
+    ``streams=True`` marks elementwise work (ReLU, pooling), which reads each number once and gains
+    nothing from cache-sized slices: inside a part of :class:`BatchParts` it runs on the part at once.
 
     ``work`` must write only its own rows of any shared output (slices never overlap), so the
     threads need no locks. A batch that fits in one slice, and any batch on the GPU (CuPy), is
@@ -77,11 +86,13 @@ def over_batch(work: Callable[[int, int], Any], n: int, bytes_per_sample: int) -
     ``config.threads()`` is 1. BLAS then keeps whatever setting it has (a convolutional network
     holds it at one thread for its whole pass: ``Network._blas_for_a_pass``).
     """
+    if streams and _in_a_part():
+        return [work(0, n)] if n else []
     slices = batch_slices(n, bytes_per_sample)
     if GPU or len(slices) <= 1:                      # a small batch (an MLP's): here, at once, BLAS as set
         return [work(0, n)] if n else []
-    wanted = config.threads()
-    if wanted == 1:                                  # DLFS_THREADS=1 (or BLAS on one thread): all here, BLAS as set
+    wanted = 1 if _in_a_part() else config.threads()
+    if wanted == 1:                                  # DLFS_THREADS=1, BLAS on one thread, or inside a part of BatchParts
         return [work(a, b) for a, b in slices]
     return _run_in_threads(work, slices, min(wanted, len(slices)))
 
@@ -94,7 +105,7 @@ def in_parts(work: Callable[[int, int], Any], n: int) -> list[Any]:
     For work too small to slice by memory but too big for one core (a wide Affine layer). ``work``
     must give the same bits whichever way range(n) is cut (independent rows, not partial sums).
     """
-    wanted = config.threads() if (not GPU and config.blas_held()) else 1
+    wanted = config.threads() if (not GPU and config.blas_held() and not _in_a_part()) else 1
     if wanted == 1 or n < 2:
         return [work(0, n)]
     k = min(wanted, n)
@@ -208,11 +219,28 @@ def unfold_images(x: np.ndarray, filter_h: int, filter_w: int, stride: int = 1, 
     return cols.reshape(N, C * filter_h * filter_w, out_h * out_w)
 
 
+def is_channels_last(x: np.ndarray) -> bool:
+    """True for an (N, C, H, W) array whose memory runs (N, H, W, C): the same shape and numbers, the
+    channels side by side (PyTorch calls this the channels_last memory format). The fast layers keep
+    this layout from one layer to the next, so no layer has to transpose its input or output."""
+    return x.ndim == 4 and not x.flags.c_contiguous and x.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+def empty_images(shape: tuple[int, int, int, int], dtype: Any, like: np.ndarray) -> np.ndarray:
+    """An uninitialised (N, C, H, W) array laid out like ``like``: channels-last if it is, else plain."""
+    if is_channels_last(like):
+        N, C, H, W = shape
+        return np.empty((N, H, W, C), dtype=dtype).transpose(0, 3, 1, 2)
+    return np.empty(shape, dtype=dtype)
+
+
 def channels_last(x: np.ndarray, pad: int = 0) -> np.ndarray:
     """(N, C, H, W) -> (N, H + 2*pad, W + 2*pad, C): channels-last (NHWC) with a border of zeros."""
     N, C, H, W = x.shape
+    if not pad and is_channels_last(x):
+        return x.transpose(0, 2, 3, 1)                  # already laid out so: a view, no copy
     out = np.zeros((N, H + 2 * pad, W + 2 * pad, C), dtype=x.dtype)
-    out[:, pad:pad + H, pad:pad + W, :] = x.transpose(0, 2, 3, 1)
+    out[:, pad:pad + H, pad:pad + W, :] = x.transpose(0, 2, 3, 1)   # a plain copy if x is channels-last
     return out
 
 
@@ -335,14 +363,14 @@ class FastRelu(Relu):
         if GPU or x.ndim == 0:
             self.mask = x <= 0
             return np.maximum(x, 0)                      # a new array: x itself is untouched
-        out = np.empty(x.shape, dtype=x.dtype)
-        self.mask = np.empty(x.shape, dtype=bool)
+        out = np.empty_like(x)                           # laid out like x (channels-last stays so)
+        self.mask = np.empty_like(x, dtype=bool)
 
         def work(a: int, b: int) -> None:
             np.less_equal(x[a:b], 0, out=self.mask[a:b])
             np.maximum(x[a:b], zeros(x[a:b].shape, x.dtype), out=out[a:b])
 
-        over_batch(work, len(x), x[:1].nbytes)
+        over_batch(work, len(x), x[:1].nbytes, streams=True)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
@@ -351,13 +379,13 @@ class FastRelu(Relu):
             dx = dout * ~self.mask                       # a new array: never zero the caller's dout
             dx += 0                                      # (negative * False is -0.0; make it a plain 0.0)
             return dx
-        dx = np.empty(dout.shape, dtype=dout.dtype)
+        dx = np.empty_like(self.mask, dtype=dout.dtype)  # laid out like the forward input
 
         def work(a: int, b: int) -> None:
             np.multiply(dout[a:b], ~self.mask[a:b], out=dx[a:b])
             np.add(dx[a:b], 0, out=dx[a:b])
 
-        over_batch(work, len(dout), dout[:1].nbytes)
+        over_batch(work, len(dout), dout[:1].nbytes, streams=True)
         return dx
 
 
@@ -394,21 +422,28 @@ class FastConvolution(Convolution):
         N = x.shape[0]
         out_h, out_w = output_hw(x.shape, FH, FW, self.stride, self.pad)
         W_col = self.W.reshape(FN, -1)                                   # (FN, C*FH*FW)
-        out = np.empty((N, FN, out_h * out_w), dtype=np.result_type(x, self.W))
+        dtype = np.result_type(x, self.W)
         bias = self.b[:, None]                                           # (FN, 1): one bias per filter
         if self._channels_last(x.shape):
             W_last = self.W.transpose(2, 3, 1, 0).reshape(-1, FN)        # (FH*FW*C, FN), rows as the patches'
+            out_last = np.empty((N, out_h * out_w, FN), dtype=dtype)     # the output, channels-last
 
             def work(a: int, b: int) -> None:
                 cols = unfold_channels_last(channels_last(x[a:b], self.pad), FH, FW, self.stride)
-                y = cols @ W_last                                        # (n*OH*OW, FN)
+                y = out_last[a:b].reshape(-1, FN)                        # (n*OH*OW, FN): a view
+                np.matmul(cols, W_last, out=y)
                 y += self.b                                              # (FN,) broadcasts over the rows
-                out[a:b] = y.reshape(b - a, out_h * out_w, FN).transpose(0, 2, 1)
-        else:
-            def work(a: int, b: int) -> None:
-                cols = unfold_images(x[a:b], FH, FW, self.stride, self.pad)  # (n, C*FH*FW, OH*OW)
-                np.matmul(W_col, cols, out=out[a:b])                         # (n, FN, OH*OW)
-                out[a:b] += bias
+
+            over_batch(work, N, W_col.shape[1] * out_h * out_w * x.itemsize)
+            self.x, self.col = x, None
+            # shape (N, FN, OH, OW) like every layer's, memory channels-last: the next layer reads it so
+            return out_last.reshape(N, out_h, out_w, FN).transpose(0, 3, 1, 2)
+        out = np.empty((N, FN, out_h * out_w), dtype=dtype)
+
+        def work(a: int, b: int) -> None:
+            cols = unfold_images(x[a:b], FH, FW, self.stride, self.pad)      # (n, C*FH*FW, OH*OW)
+            np.matmul(W_col, cols, out=out[a:b])                             # (n, FN, OH*OW)
+            out[a:b] += bias
 
         over_batch(work, N, W_col.shape[1] * out_h * out_w * x.itemsize)
         self.x, self.col = x, None
@@ -421,31 +456,36 @@ class FastConvolution(Convolution):
         N, _, H, W = x.shape
         out_h, out_w = output_hw(x.shape, FH, FW, self.stride, self.pad)
         _check_dout("Convolution", dout, (N, FN, out_h, out_w))
-        G = dout.reshape(N, FN, out_h * out_w)                           # (N, FN, OH*OW)
         flipped = need_dx and self.stride == 1 and self.pad <= min(FH, FW) - 1
-        if flipped:
-            dx = np.empty((N, C, H * W), dtype=np.result_type(dout, self.W))
-            py, px = FH - 1 - self.pad, FW - 1 - self.pad
-            # the flipped filters as a (C, FN*FH*FW) matrix: channel c's weights, turned by 180 degrees
-            W_flip = self.W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(C, -1)
-
-        per_image = C * FH * FW < FN           # few numbers per patch (a first layer): per-image products win
         last = self._channels_last(x.shape)
-        if last and flipped:
-            # flipped filters for the channels-last product: row (y, x, f), column c = W[f, c, FH-1-y, FW-1-x]
-            W_flip_last = self.W[:, :, ::-1, ::-1].transpose(2, 3, 0, 1).reshape(-1, C)
+        dx_dtype = np.result_type(dout, self.W)
+        if flipped:
+            py, px = FH - 1 - self.pad, FW - 1 - self.pad
+        if last:
+            dout_last = dout.transpose(0, 2, 3, 1)                       # (N, OH, OW, FN): a view
+            if flipped:
+                dx_last = np.empty((N, H, W, C), dtype=dx_dtype)         # dx, channels-last like the forward output
+                # flipped filters for the channels-last product: row (y, x, f), column c = W[f, c, FH-1-y, FW-1-x]
+                W_flip_last = self.W[:, :, ::-1, ::-1].transpose(2, 3, 0, 1).reshape(-1, C)
+        else:
+            G = dout.reshape(N, FN, out_h * out_w)                       # (N, FN, OH*OW)
+            if flipped:
+                dx = np.empty((N, C, H * W), dtype=dx_dtype)
+                # the flipped filters as a (C, FN*FH*FW) matrix: channel c's weights, turned by 180 degrees
+                W_flip = self.W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(C, -1)
+        per_image = C * FH * FW < FN           # few numbers per patch (a first layer): per-image products win
 
         def work_last(a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
             n = b - a
             cols = unfold_channels_last(channels_last(x[a:b], self.pad), FH, FW, self.stride)
-            Gl = G[a:b].transpose(0, 2, 1).reshape(n * out_h * out_w, FN)   # (n*OH*OW, FN) channels-last
+            Gl = dout_last[a:b].reshape(n * out_h * out_w, FN)  # (n*OH*OW, FN): a view if dout is channels-last
             dW = cols.T @ Gl                                                # (FH*FW*C, FN)
             db = Gl.sum(axis=0)
             if flipped:
                 g = np.zeros((n, out_h + 2 * py, out_w + 2 * px, FN), dtype=Gl.dtype)
-                g[:, py:py + out_h, px:px + out_w, :] = Gl.reshape(n, out_h, out_w, FN)
-                d = unfold_channels_last(g, FH, FW) @ W_flip_last          # (n*H*W, C)
-                dx[a:b] = d.reshape(n, H * W, C).transpose(0, 2, 1)
+                g[:, py:py + out_h, px:px + out_w, :] = dout_last[a:b]
+                np.matmul(unfold_channels_last(g, FH, FW), W_flip_last,
+                          out=dx_last[a:b].reshape(n * H * W, C))          # (n*H*W, C)
             return dW, db
 
         def work(a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
@@ -477,7 +517,8 @@ class FastConvolution(Convolution):
         if not need_dx:
             return None
         if flipped:
-            return dx.reshape(N, C, H, W)
+            return dx_last.transpose(0, 3, 1, 2) if last else dx.reshape(N, C, H, W)
+        G = dout.reshape(N, FN, out_h * out_w)
         dcols = self.W.reshape(FN, -1).T @ G.transpose(1, 0, 2).reshape(FN, -1)   # (C*FH*FW, N*OH*OW)
         return fold(dcols, x.shape, FH, FW, self.stride, self.pad)
 
@@ -524,17 +565,17 @@ class FastPooling(Pooling):
             return super().forward(x)
         N, C, H, W = x.shape
         ph, pw = self.pool_h, self.pool_w
-        out = np.empty((N, C, H // ph, W // pw), dtype=x.dtype)
-        self.col = np.empty((N, C, H, W // pw), dtype=np.uint8)
-        self.row = np.empty(out.shape, dtype=np.uint8)
+        out = empty_images((N, C, H // ph, W // pw), x.dtype, like=x)        # laid out like x
+        self.col = empty_images((N, C, H, W // pw), np.uint8, like=x)
+        self.row = empty_images(out.shape, np.uint8, like=x)
 
         def work(a: int, b: int) -> None:
             xs = x[a:b]
-            row_max = np.empty((b - a, C, H, W // pw), dtype=x.dtype)       # each window-row's maximum
+            row_max = empty_images((b - a, C, H, W // pw), x.dtype, like=x)  # each window-row's maximum
             self._max_along([xs[..., k::pw] for k in range(pw)], row_max, self.col[a:b])
             self._max_along([row_max[:, :, k::ph] for k in range(ph)], out[a:b], self.row[a:b])
 
-        over_batch(work, N, x[:1].nbytes)
+        over_batch(work, N, x[:1].nbytes, streams=True)
         self.x, self.arg_max = x, None
         return out
 
@@ -544,15 +585,142 @@ class FastPooling(Pooling):
         _check_dout("Pooling", dout, self.row.shape)
         N, C, H, W = self.x.shape
         ph, pw = self.pool_h, self.pool_w
-        dx = np.empty(self.x.shape, dtype=dout.dtype)
+        dx = empty_images(self.x.shape, dout.dtype, like=self.x)
 
         def work(a: int, b: int) -> None:
-            to_rows = np.empty((b - a, C, H, W // pw), dtype=dout.dtype)    # the gradient of each window-row
+            to_rows = empty_images((b - a, C, H, W // pw), dout.dtype, like=self.x)  # each window-row's gradient
             for k in range(ph):
                 np.multiply(dout[a:b], self.row[a:b] == k, out=to_rows[:, :, k::ph])
             for k in range(pw):
                 np.multiply(to_rows, self.col[a:b] == k, out=dx[a:b, ..., k::pw])
             np.add(dx[a:b], 0, out=dx[a:b])                                   # -0.0 (negative * False) -> 0.0
 
-        over_batch(work, N, self.x[:1].nbytes)
+        over_batch(work, N, self.x[:1].nbytes, streams=True)
         return dx
+
+
+# ---- a network's first layers, a part of the batch at a time ------------------------------------
+#: a batch is cut into at least this many parts: the smallest multiple of the machine's core count
+#: that is this many or more (4 on 1, 2 or 4 cores, 6 on 3 or 6, 8 on 8), so that every core gets the
+#: same number of parts; fewer when a part would hold under MIN_PART samples
+PARTS = 4
+MIN_PART = 4
+#: the layers that treat every sample on its own, with no randomness or batch statistics: a part of
+#: the batch can go through them without the rest (Dropout and BatchNormalization cannot)
+PER_SAMPLE = (FastConvolution, FastRelu, FastPooling)
+
+_part = threading.local()
+
+
+def _in_a_part() -> bool:
+    """True in a thread working on one part of :class:`BatchParts` (its layers then run their slices
+    one after another, in this thread: the parts already keep every thread busy)."""
+    return getattr(_part, "active", False)
+
+
+def per_sample_prefix(layers: Sequence[Any]) -> int:
+    """How many of the first layers are exactly :data:`PER_SAMPLE` classes (a subclass, such as a
+    reader's own layer planted for an exercise, ends the run)."""
+    count = 0
+    for layer in layers:
+        if type(layer) not in PER_SAMPLE:
+            break
+        count += 1
+    return count
+
+
+def batch_parts(n: int) -> list[tuple[int, int]]:
+    """range(n) cut into nearly equal (start, stop) parts (:data:`PARTS`), fewer for a small batch.
+    The cut depends on n and the machine's core count, never on the thread setting
+    (``DLFS_THREADS``), so the gradients are the same bits on any number of threads."""
+    cores = config._cores()
+    wanted = cores * -(-PARTS // cores) if PARTS > 1 else 1      # PARTS = 1: the batch whole, no parts
+    k = max(1, min(wanted, n // MIN_PART))
+    bounds = [round(i * n / k) for i in range(k + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+class BatchParts:
+    """Run a network's first layers (``layers``, all :data:`PER_SAMPLE`) part by part: each part of the
+    batch goes through *all* of them in one thread, and the threads take the next free part.
+
+    Layer by layer, the threads would meet at the end of every layer (24 times a DeepConvNet step), and
+    every layer would read its input back from wherever the previous one left it. A part of 12-13
+    images instead stays with one thread (and its core's cache) from the first layer to the last, and
+    the threads meet twice: after forward, and after backward. Each part has its own shallow copy of
+    every layer (the copies share W and b, and keep their own x, mask and dW); backward adds the
+    parts' dW and db up in part order and leaves the sums on the network's layers, where the network
+    reads its gradients. The results equal the layer-by-layer pass up to float rounding (the sums run
+    in another order), and are the same bits on any number of threads.
+    """
+
+    #: run a ReLU that comes just before a max-pooling layer after it instead (see :meth:`_order`)
+    POOL_FIRST = True
+
+    def __init__(self, layers: Sequence[Any], n: int) -> None:
+        self.layers = list(layers)
+        self.parts = batch_parts(n)
+        self.copies = {a: [copy.copy(layer) for layer in self.layers] for a, _ in self.parts}
+        self.order = self._order()
+
+    def _order(self) -> list[int]:
+        """The order the layers run in: as given, except that each ReLU directly followed by a
+        max-pooling layer swaps places with it. The two commute: the largest of a window's rectified
+        numbers is the rectified largest, max(relu(a), relu(b)) = relu(max(a, b)), and backward
+        sends each window's gradient to the same pixel either way (to none when the window holds
+        no positive number). Pooling first leaves ReLU a quarter of the numbers, for 2x2 windows."""
+        order = list(range(len(self.layers)))
+        if not self.POOL_FIRST:
+            return order
+        i = 0
+        while i < len(order) - 1:
+            if type(self.layers[i]) is FastRelu and type(self.layers[i + 1]) is FastPooling:
+                order[i], order[i + 1] = i + 1, i
+                i += 2
+            else:
+                i += 1
+        return order
+
+    def _run(self, work: Callable[[int, int], Any]) -> list[Any]:
+        def in_part(a: int, b: int) -> Any:
+            _part.active = True
+            try:
+                return work(a, b)
+            finally:
+                _part.active = False
+
+        threads = min(config.threads(), len(self.parts))
+        if threads == 1:
+            return [in_part(a, b) for a, b in self.parts]
+        return _run_in_threads(in_part, self.parts, threads)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """The last layer's output for the whole batch (the parts' outputs, stacked)."""
+        def work(a: int, b: int) -> np.ndarray:
+            h = x[a:b]
+            for i in self.order:
+                h = self.copies[a][i].forward(h)
+            return h
+
+        return np.concatenate(self._run(work))
+
+    def backward(self, dout: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+        """dx for the whole batch (None with need_dx=False, which the first layer then skips); the
+        parameter gradients, summed over the parts, are left on ``self.layers``."""
+        def work(a: int, b: int) -> np.ndarray | None:
+            d = dout[a:b]
+            first, *rest = [self.copies[a][i] for i in self.order]
+            for layer in reversed(rest):
+                d = layer.backward(d)
+            return first.backward(d, need_dx=False) if (not need_dx and isinstance(first, FastConvolution)) \
+                else first.backward(d)
+
+        dxs = self._run(work)
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, FastConvolution):
+                grads = [self.copies[a][i] for a, _ in self.parts]
+                dW, db = grads[0].dW, grads[0].db
+                for g in grads[1:]:                      # in part order: the same sums on any thread count
+                    dW, db = dW + g.dW, db + g.db
+                layer.dW, layer.db = dW, db
+        return np.concatenate(dxs) if need_dx else None

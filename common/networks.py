@@ -43,8 +43,9 @@ from typing import Any, Iterator, Sequence
 import numpy
 
 from common import config
-from common.backend import np, to_device, to_host     # np is NumPy (or CuPy with DLFS_DEVICE=gpu)
-from common.fast import FastAffine, FastConvolution, FastPooling, FastRelu
+from common.backend import GPU, np, to_device, to_host     # np is NumPy (or CuPy with DLFS_DEVICE=gpu)
+from common.fast import (BatchParts, FastAffine, FastConvolution, FastPooling, FastRelu, batch_parts,
+                         per_sample_prefix)
 from common.functions import labels_from_targets
 from common.gradient import numerical_gradient as _numerical_gradient
 from common.io import atomic_savez, load_npz, require_finite
@@ -221,12 +222,31 @@ class Network:
             return config.blas_single_threaded()
         return contextlib.nullcontext()
 
+    def _split(self, n: int) -> tuple[BatchParts | None, list[Any]]:
+        """The first layers as :class:`common.fast.BatchParts` (each part of the batch through all of
+        them in one thread) when they are common.fast's convolution, ReLU and pooling layers, and the
+        layers after them; (None, every layer) for other networks, small batches and the GPU."""
+        layers = list(self.layers.values())
+        k = 0 if GPU else per_sample_prefix(layers)
+        if k == 0 or len(batch_parts(n)) < 2:
+            return None, layers
+        return BatchParts(layers[:k], n), layers[k:]
+
+    def _forward(self, x: np.ndarray, train_flg: bool) -> tuple[np.ndarray, BatchParts | None, list[Any]]:
+        """Scores for x, and what backward needs: the parts (or None) and the layers run after them."""
+        x = self.prepare_input(x)
+        parts, rest = self._split(len(x))
+        if parts is not None:
+            x = parts.forward(x)
+        for layer in rest:
+            x = layer.forward(x, train_flg) if isinstance(layer, (Dropout, BatchNormalization)) else layer.forward(x)
+        return x, parts, rest
+
     def predict(self, x: np.ndarray, train_flg: bool = False) -> np.ndarray:
-        """Scores (N, C) for input x: the output of the last layer of :meth:`layer_outputs`."""
+        """Scores (N, C) for input x: the output of the last layer of :meth:`layer_outputs` (computed
+        part by part through the first layers when it can: :meth:`_split`)."""
         with self._blas_for_a_pass():
-            for _name, _layer, x in self.layer_outputs(x, train_flg):
-                pass
-        return x
+            return self._forward(x, train_flg)[0]
 
     def _weight_decay_loss(self) -> float:
         """L2: (lambda / 2) * sum ||W||^2 (the book's weight decay); L1: lambda * sum |W|. Biases are exempt."""
@@ -265,17 +285,23 @@ class Network:
         records is the one the gradient was computed for, at no extra forward pass.
         """
         with self._blas_for_a_pass():
-            loss = self.loss(x, t, train_flg=True)
+            scores, parts, rest = self._forward(x, train_flg=True)
+            loss = self.last_layer.forward(scores, t) + self._weight_decay_loss()
             dout = self.last_layer.backward(1.0)
-            first, *rest = list(self.layers.values())
-            for layer in reversed(rest):
-                dout = layer.backward(dout)
-            # Nobody uses the gradient w.r.t. the input images, so a first layer that can skip it
-            # (common.fast's) does, as frameworks do; the book's layers compute it anyway.
-            if _backward_can_skip_dx(type(first)):
-                first.backward(dout, need_dx=False)
+            if parts is not None:
+                for layer in reversed(rest):
+                    dout = layer.backward(dout)
+                parts.backward(dout, need_dx=False)      # the parts' dW and db, summed onto the layers
             else:
-                first.backward(dout)
+                first, *rest = rest
+                for layer in reversed(rest):
+                    dout = layer.backward(dout)
+                # Nobody uses the gradient w.r.t. the input images, so a first layer that can skip it
+                # (common.fast's) does, as frameworks do; the book's layers compute it anyway.
+                if _backward_can_skip_dx(type(first)):
+                    first.backward(dout, need_dx=False)
+                else:
+                    first.backward(dout)
         grads = {}
         for key in self.params:
             layer, attr = self._grad_source[key]

@@ -74,6 +74,8 @@ SCRIPT = textwrap.dedent('''
     import json, sys
     import numpy
     import common.backend as B
+    import common.fast
+    common.fast.PARTS = 1          # whole batches on the CPU too, as on the GPU (no BatchParts): the same sums
     from common.networks import SimpleConvNet
     from common.optimizer import Adam
     rng = numpy.random.default_rng(0)

@@ -12,7 +12,7 @@ hits every variant alike; the table shows the median and the fastest quarter's u
 - ReLU before pool  BatchParts without POOL_FIRST: each ReLU on the full-sized output, then pooling
 - plain NCHW out    each convolution's output (and dx) copied into plain (N, C, H, W) order instead of
                     being handed on channels-last
-- 2 MB slices       SLICE_BYTES 2 MB instead of 1 MB (this core's L2 cache is 1 MB)
+- 1 MB slices       SLICE_BYTES 1 MB instead of 2 MB (this core's own L2 cache is 1 MB)
 - one thread        DLFS_THREADS=1: the slices in the calling thread, BLAS on its own threads
 - one slice         SLICE_BYTES so large that each layer takes the whole batch at once (one thread)
 - no slices/threads one slice and DLFS_THREADS=1, layer by layer: whole-batch copies, BLAS threads
@@ -139,7 +139,7 @@ def variants() -> dict[str, Callable[[], Any]]:
         "ReLU before pool": swap(fast.BatchParts, "POOL_FIRST", False),
         "plain NCHW out": both(swap(conv, "forward", plain_order(conv.forward)),
                                swap(conv, "backward", plain_order(conv.backward))),
-        "2 MB slices": env(None, slice_bytes=1 << 21),
+        "1 MB slices": env(None, slice_bytes=1 << 20),
         "one thread": env("1"),
         "one slice": env(None, slice_bytes=1 << 40),
         "no slices/threads": both(env("1", slice_bytes=1 << 40), swap(fast, "PARTS", 1)),

@@ -170,3 +170,23 @@ def test_is_channels_last():
     assert fast.is_channels_last(as_channels_last(a))
     assert not fast.is_channels_last(a.transpose(0, 1, 3, 2))                  # some other order
     assert not fast.is_channels_last(np.zeros((2, 3)))
+
+
+def test_a_training_step_reuses_freed_memory_instead_of_faulting_it_back_in():
+    """With glibc told to keep freed memory (fast.keep_freed_memory, at import), a DeepConvNet step gets
+    its arrays from the heap: a few page faults a step, not the thousands of a heap handed back and
+    taken again every step."""
+    resource = pytest.importorskip("resource")
+    if not fast.keep_freed_memory():
+        pytest.skip("not glibc: malloc's thresholds cannot be set here")
+    from common.optimizer import Adam
+    x, t = batch(100)
+    net, opt = DeepConvNet(dtype=np.float32, seed=0), Adam(lr=0.001)
+    x = x.astype(np.float32)
+    for _ in range(3):                                       # the first steps grow the heap
+        opt.update(net.params, net.gradient(x, t))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(3):
+        opt.update(net.params, net.gradient(x, t))
+    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 3
+    assert faults < 400, f"{faults:.0f} page faults a step"

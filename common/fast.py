@@ -66,8 +66,9 @@ def keep_freed_memory() -> bool:
     glibc gives the free top of a heap back once it passes a threshold that follows the largest block
     freed so far (twice it: about 2.5 MB for DeepConvNet's parts of the batch), so every step the
     threads took their memory back from the kernel page by page: some 4,000 page faults and 15 ms of
-    system time a DeepConvNet step. Blocks up to 32 MB now come from the heap, and up to 128 MB of it
-    may stay free. Called once, when this module is imported; elsewhere than glibc it does nothing.
+    system time a DeepConvNet step. Blocks up to 32 MB now come from the heap, and up to 64 MB of
+    each thread's heap may stay free (the price: a process may hold that much more memory than it
+    uses). Called once, when this module is imported; elsewhere than glibc it does nothing.
     """
     if GPU or not hasattr(os, "confstr"):
         return False
@@ -79,7 +80,7 @@ def keep_freed_memory() -> bool:
     except (ValueError, OSError, AttributeError):
         return False
     M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3          # glibc's <malloc.h>
-    return bool(mallopt(M_MMAP_THRESHOLD, 32 << 20)) and bool(mallopt(M_TRIM_THRESHOLD, 128 << 20))
+    return bool(mallopt(M_MMAP_THRESHOLD, 32 << 20)) and bool(mallopt(M_TRIM_THRESHOLD, 64 << 20))
 
 
 keep_freed_memory()
@@ -202,6 +203,15 @@ def zeros(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
             buf.flags.writeable = False
         _zero_buffers[np.dtype(dtype)] = buf             # a thread still using an older buffer keeps it alive
     return buf[:size].reshape(shape)
+
+
+def zeros_like(x: np.ndarray) -> np.ndarray:
+    """:func:`zeros` of x's shape, laid out like x (channels-last when x is), so that an operation
+    against it reads both arrays in the same order."""
+    if is_channels_last(x):
+        N, C, H, W = x.shape
+        return zeros((N, H, W, C), x.dtype).transpose(0, 3, 1, 2)
+    return zeros(x.shape, x.dtype)
 
 
 def unfold(x: np.ndarray, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0) -> np.ndarray:
@@ -395,7 +405,7 @@ class FastRelu(Relu):
 
         def work(a: int, b: int) -> None:
             np.less_equal(x[a:b], 0, out=self.mask[a:b])
-            np.maximum(x[a:b], zeros(x[a:b].shape, x.dtype), out=out[a:b])
+            np.maximum(x[a:b], zeros_like(x[a:b]), out=out[a:b])
 
         over_batch(work, len(x), x[:1].nbytes, streams=True)
         return out
@@ -695,7 +705,9 @@ class BatchParts:
         max-pooling layer swaps places with it. The two commute: the largest of a window's rectified
         numbers is the rectified largest, max(relu(a), relu(b)) = relu(max(a, b)), and backward
         sends each window's gradient to the same pixel either way (to none when the window holds
-        no positive number). Pooling first leaves ReLU a quarter of the numbers, for 2x2 windows."""
+        no positive number): the same bits, for finite numbers (a NaN in a window can send that
+        window's gradient elsewhere; the loss is NaN then anyway). Pooling first leaves ReLU a
+        quarter of the numbers, for 2x2 windows."""
         order = list(range(len(self.layers)))
         if not self.POOL_FIRST:
             return order

@@ -225,17 +225,23 @@ class Network:
     def _split(self, n: int) -> tuple[BatchParts | None, list[Any]]:
         """The first layers as :class:`common.fast.BatchParts` (each part of the batch through all of
         them in one thread) when they are common.fast's convolution, ReLU and pooling layers, and the
-        layers after them; (None, every layer) for other networks, small batches and the GPU."""
+        layers after them; (None, every layer) for other networks, small batches and the GPU.
+
+        Used where nobody steps backward through the layers by hand (:meth:`loss_and_gradient`,
+        :meth:`accuracy`): the parts run on copies of those layers, so the network's own layers keep
+        no inputs or masks from such a pass (their dW and db are set, summed over the parts)."""
         layers = list(self.layers.values())
         k = 0 if GPU else per_sample_prefix(layers)
         if k == 0 or len(batch_parts(n)) < 2:
             return None, layers
         return BatchParts(layers[:k], n), layers[k:]
 
-    def _forward(self, x: np.ndarray, train_flg: bool) -> tuple[np.ndarray, BatchParts | None, list[Any]]:
-        """Scores for x, and what backward needs: the parts (or None) and the layers run after them."""
+    def _forward(self, x: np.ndarray, train_flg: bool,
+                 in_parts: bool = True) -> tuple[np.ndarray, BatchParts | None, list[Any]]:
+        """Scores for x, and what backward needs: the parts (or None) and the layers run after them.
+        ``in_parts=False``: every layer itself, in order (what :meth:`predict` does)."""
         x = self.prepare_input(x)
-        parts, rest = self._split(len(x))
+        parts, rest = self._split(len(x)) if in_parts else (None, list(self.layers.values()))
         if parts is not None:
             x = parts.forward(x)
         for layer in rest:
@@ -243,10 +249,11 @@ class Network:
         return x, parts, rest
 
     def predict(self, x: np.ndarray, train_flg: bool = False) -> np.ndarray:
-        """Scores (N, C) for input x: the output of the last layer of :meth:`layer_outputs` (computed
-        part by part through the first layers when it can: :meth:`_split`)."""
+        """Scores (N, C) for input x: the output of the last layer of :meth:`layer_outputs`. Every layer
+        runs on the whole batch and keeps what its backward needs, so a reader can call the layers'
+        ``backward`` by hand afterwards (chapter 7 does)."""
         with self._blas_for_a_pass():
-            return self._forward(x, train_flg)[0]
+            return self._forward(x, train_flg, in_parts=False)[0]
 
     def _weight_decay_loss(self) -> float:
         """L2: (lambda / 2) * sum ||W||^2 (the book's weight decay); L1: lambda * sum |W|. Biases are exempt."""
@@ -272,7 +279,8 @@ class Network:
             raise ValueError(f"accuracy: batch_size must be a whole number >= 1, got {batch_size!r}")
         correct = 0
         for start in range(0, len(x), batch_size):
-            scores = self.predict(x[start:start + batch_size], train_flg=False)
+            with self._blas_for_a_pass():                       # part by part when it can (_split)
+                scores = self._forward(x[start:start + batch_size], train_flg=False)[0]
             labels = labels_from_targets(t[start:start + batch_size], scores.shape[1])
             correct += int(np.sum(scores.argmax(axis=1) == labels))
         return correct / len(x)

@@ -37,19 +37,11 @@ def test_small_batches_get_fewer_parts_and_parts_1_switches_them_off(monkeypatch
     assert fast.batch_parts(100) == [(0, 100)]
 
 
-def test_the_parts_do_not_depend_on_the_thread_setting(monkeypatch):
-    cuts = set()
-    for threads in ("1", "2", "3"):
-        monkeypatch.setenv("DLFS_THREADS", threads)
-        cuts.add(tuple(fast.batch_parts(100)))
-    assert len(cuts) == 1
-
-
 def test_the_prefix_is_the_fast_per_sample_layers_and_a_planted_layer_ends_it():
     net = DeepConvNet(seed=0)
     names = list(net.layers)
     k = fast.per_sample_prefix(list(net.layers.values()))
-    assert names[:k][-1] == "Pool3" and names[k] == "Affine7"                   # all 18 conv/ReLU/pool layers
+    assert k == 15 and names[k - 1] == "Pool3" and names[k] == "Affine7"       # all 15 conv/ReLU/pool layers
 
     class MyRelu(fast.FastRelu):                                                # a reader's own layer
         pass
@@ -59,22 +51,26 @@ def test_the_prefix_is_the_fast_per_sample_layers_and_a_planted_layer_ends_it():
 
 
 # ---- the same numbers ------------------------------------------------------------------------------
+@pytest.mark.parametrize("n", [8, 13, 24])                                    # 2 parts of 4; uneven parts
 @pytest.mark.parametrize("make", [lambda: DeepConvNet(seed=0, dropout_ratio=0.0),
                                   lambda: SimpleConvNet(seed=0)], ids=["DeepConvNet", "SimpleConvNet"])
-def test_parts_give_the_layer_by_layer_gradient(make, monkeypatch):
-    x, t = batch(24)
+def test_parts_give_the_layer_by_layer_gradient(make, n, monkeypatch):
+    x, t = batch(n)
     monkeypatch.setattr(fast, "PARTS", 1)
     whole = make()
     loss_whole, g_whole = whole.loss_and_gradient(x, t)
     scores_whole = whole.predict(x)
     monkeypatch.setattr(fast, "PARTS", 4)
     parted = make()
-    assert len(parted._split(len(x))[0].parts) >= 4
+    assert len(parted._split(len(x))[0].parts) == min(4, n // fast.MIN_PART)
     loss_parts, g_parts = parted.loss_and_gradient(x, t)
     assert loss_parts == pytest.approx(loss_whole, rel=1e-13)
     for key in g_whole:
         np.testing.assert_allclose(g_parts[key], g_whole[key], rtol=1e-10, atol=1e-13, err_msg=key)
-    np.testing.assert_allclose(parted.predict(x), scores_whole, rtol=1e-12, atol=1e-14)
+    scores_parts = parted._forward(x, train_flg=False)[0]
+    np.testing.assert_allclose(scores_parts, scores_whole, rtol=1e-12, atol=1e-14)
+    labels = scores_whole.argmax(axis=1)
+    assert parted.accuracy(x, labels) == 1.0                    # accuracy runs in parts, same predictions
 
 
 def test_parts_give_the_book_networks_gradient():
@@ -98,7 +94,7 @@ def test_pooling_before_relu_gives_the_same_bits(monkeypatch):
             net.params[f"b{i}"][::2] = -0.3                     # half the filters mostly negative
         parts, _ = net._split(len(x))
         assert parts.order != list(range(len(parts.layers))) if pool_first else parts.order == sorted(parts.order)
-        grads[pool_first], scores[pool_first] = net.gradient(x, t), net.predict(x)
+        grads[pool_first], scores[pool_first] = net.gradient(x, t), net._forward(x, False)[0]
     relu_in = dict((name, out) for name, _, out in net.layer_outputs(x))["Conv2"]
     windows = relu_in.reshape(16, 16, 14, 2, 14, 2).max(axis=(3, 5))
     assert (windows <= 0).mean() > 0.1                          # windows with no positive number exist
@@ -107,13 +103,30 @@ def test_pooling_before_relu_gives_the_same_bits(monkeypatch):
         assert grads[True][key].tobytes() == grads[False][key].tobytes(), key
 
 
-def test_the_gradient_lands_on_the_networks_own_layers():
+def test_the_gradient_lands_on_the_networks_own_layers(monkeypatch):
     """The parts work on copies; the summed dW and db are left on the layers the network reads."""
     x, t = batch(12)
     net = DeepConvNet(seed=0, dropout_ratio=0.0)
-    grads = net.gradient(x, t)
-    assert grads["W1"] is net.layers["Conv1"].dW and grads["b6"] is net.layers["Conv6"].db
-    assert net.layers["Conv1"].W is net.params["W1"]                            # the weights are shared
+    assert net._split(len(x))[0] is not None
+    net.gradient(x, t)
+    conv1, conv6 = net.layers["Conv1"], net.layers["Conv6"]
+    monkeypatch.setattr(fast, "PARTS", 1)
+    whole = DeepConvNet(seed=0, dropout_ratio=0.0).gradient(x, t)
+    np.testing.assert_allclose(conv1.dW, whole["W1"], rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(conv6.db, whole["b6"], rtol=1e-10, atol=1e-13)
+
+
+def test_predict_leaves_every_layer_ready_for_a_backward_by_hand():
+    """predict runs the network's own layers on the whole batch (no parts), so stepping backward through
+    them afterwards, as chapter 7 does, works for any batch size."""
+    x, _ = batch(12)
+    net = DeepConvNet(seed=0, dropout_ratio=0.0)
+    net.gradient(*batch(16, seed=1))                            # an earlier pass in parts, another batch size
+    scores = net.predict(x, train_flg=True)                     # (dropout 0: its masks keep everything)
+    dout = np.ones_like(scores)
+    for layer in reversed(list(net.layers.values())):
+        dout = layer.backward(dout)
+    assert dout.shape == x.shape
 
 
 # ---- channels-last between layers ------------------------------------------------------------------
@@ -168,8 +181,13 @@ def test_is_channels_last():
     a = np.zeros((2, 3, 4, 5))
     assert not fast.is_channels_last(a)
     assert fast.is_channels_last(as_channels_last(a))
+    assert fast.is_channels_last(as_channels_last(a)[1:2])                     # one image of it
     assert not fast.is_channels_last(a.transpose(0, 1, 3, 2))                  # some other order
     assert not fast.is_channels_last(np.zeros((2, 3)))
+    for shape in ((2, 1, 4, 5), (2, 3, 1, 1), (1, 3, 4, 5)):                   # one channel, one pixel, one image
+        b = np.zeros(shape)
+        assert not fast.is_channels_last(b)                                    # plain: the same memory either way
+        assert fast.empty_images(shape, b.dtype, like=as_channels_last(b)).shape == shape
 
 
 def test_a_training_step_reuses_freed_memory_instead_of_faulting_it_back_in():

@@ -64,3 +64,28 @@ def test_the_measured_alternatives_compute_the_same_thing():
     assert all(np.array_equal(g_plain[k], g_fused[k]) for k in g_plain)
     slices = fast.batch_slices(9, fast.SLICE_BYTES // 2)
     assert levers.fixed_halves(lambda a, b: (a, b), slices, 2) == slices
+
+
+def test_every_lever_variant_runs_and_is_undone():
+    """Each variant of benchmarks/levers.py sets itself up, trains one step and puts common.fast back."""
+    import numpy as np
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import levers
+    from common import fast
+    from common.networks import DeepConvNet
+    rng = np.random.default_rng(0)
+    x, t = rng.random((8, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, 8)
+    before = {name: getattr(fast, name) for name in ("PARTS", "SLICE_BYTES", "zeros_like", "_run_in_threads")}
+    conv = (fast.FastConvolution.forward, fast.FastConvolution.backward, fast.FastConvolution._channels_last)
+    reference = DeepConvNet(dtype=np.float32, seed=0, dropout_ratio=0.0).gradient(x, t)
+    for name, setup in levers.variants().items():
+        undo = setup()
+        try:
+            grads = DeepConvNet(dtype=np.float32, seed=0, dropout_ratio=0.0).gradient(x, t)
+        finally:
+            undo()
+        for key in reference:                                  # every variant computes the same gradient
+            np.testing.assert_allclose(grads[key], reference[key], rtol=2e-3, atol=1e-5, err_msg=f"{name}: {key}")
+    assert {name: getattr(fast, name) for name in before} == before
+    assert (fast.FastConvolution.forward, fast.FastConvolution.backward, fast.FastConvolution._channels_last) == conv
+    assert fast.BatchParts.POOL_FIRST is True

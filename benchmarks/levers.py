@@ -146,8 +146,9 @@ def variants() -> dict[str, Callable[[], Any]]:
         "channels-first": env(None, layout=False),
         "channels-last": env(None, layout=True),
         "book Adam step": env(None),
-        "fixed halves": swap(fast, "_run_in_threads", fixed_halves),
-        "ReLU max(x, 0)": swap(fast, "zeros_like", scalar_zero),
+        "fixed halves": both(swap(fast, "_run_in_threads", fixed_halves),          # slices
+                             swap(fast.parts, "_run_in_threads", fixed_halves)),   # and parts
+        "ReLU max(x, 0)": swap(fast.layers, "zeros_like", scalar_zero),
     }
 
 

@@ -75,7 +75,8 @@ def test_every_lever_variant_runs_and_is_undone():
     from common.networks import DeepConvNet
     rng = np.random.default_rng(0)
     x, t = rng.random((8, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, 8)
-    before = {name: getattr(fast, name) for name in ("PARTS", "SLICE_BYTES", "zeros_like", "_run_in_threads")}
+    before = {name: getattr(fast, name) for name in ("PARTS", "SLICE_BYTES", "_run_in_threads")}
+    before_elsewhere = (fast.layers.zeros_like, fast.parts._run_in_threads)
     conv = (fast.FastConvolution.forward, fast.FastConvolution.backward, fast.FastConvolution._channels_last)
     reference = DeepConvNet(dtype=np.float32, seed=0, dropout_ratio=0.0).gradient(x, t)
     for name, setup in levers.variants().items():
@@ -87,5 +88,6 @@ def test_every_lever_variant_runs_and_is_undone():
         for key in reference:                                  # every variant computes the same gradient
             np.testing.assert_allclose(grads[key], reference[key], rtol=2e-3, atol=1e-5, err_msg=f"{name}: {key}")
     assert {name: getattr(fast, name) for name in before} == before
+    assert (fast.layers.zeros_like, fast.parts._run_in_threads) == before_elsewhere
     assert (fast.FastConvolution.forward, fast.FastConvolution.backward, fast.FastConvolution._channels_last) == conv
     assert fast.BatchParts.POOL_FIRST is True

@@ -236,12 +236,10 @@ class Network:
             return None, layers
         return BatchParts(layers[:k], n), layers[k:]
 
-    def _forward(self, x: np.ndarray, train_flg: bool,
-                 in_parts: bool = True) -> tuple[np.ndarray, BatchParts | None, list[Any]]:
-        """Scores for x, and what backward needs: the parts (or None) and the layers run after them.
-        ``in_parts=False``: every layer itself, in order (what :meth:`predict` does)."""
+    def _forward(self, x: np.ndarray, train_flg: bool) -> tuple[np.ndarray, BatchParts | None, list[Any]]:
+        """Scores for x, and what backward needs: the parts (or None) and the layers run after them."""
         x = self.prepare_input(x)
-        parts, rest = self._split(len(x)) if in_parts else (None, list(self.layers.values()))
+        parts, rest = self._split(len(x))
         if parts is not None:
             x = parts.forward(x)
         for layer in rest:
@@ -253,7 +251,9 @@ class Network:
         runs on the whole batch and keeps what its backward needs, so a reader can call the layers'
         ``backward`` by hand afterwards (chapter 7 does)."""
         with self._blas_for_a_pass():
-            return self._forward(x, train_flg, in_parts=False)[0]
+            for _name, _layer, x in self.layer_outputs(x, train_flg):
+                pass
+        return x
 
     def _weight_decay_loss(self) -> float:
         """L2: (lambda / 2) * sum ||W||^2 (the book's weight decay); L1: lambda * sum |W|. Biases are exempt."""
@@ -296,20 +296,18 @@ class Network:
             scores, parts, rest = self._forward(x, train_flg=True)
             loss = self.last_layer.forward(scores, t) + self._weight_decay_loss()
             dout = self.last_layer.backward(1.0)
-            if parts is not None:
-                for layer in reversed(rest):
-                    dout = layer.backward(dout)
-                parts.backward(dout, need_dx=False)      # the parts' dW and db, summed onto the layers
-            else:
+            if parts is None:
                 first, *rest = rest
-                for layer in reversed(rest):
-                    dout = layer.backward(dout)
-                # Nobody uses the gradient w.r.t. the input images, so a first layer that can skip it
-                # (common.fast's) does, as frameworks do; the book's layers compute it anyway.
-                if _backward_can_skip_dx(type(first)):
-                    first.backward(dout, need_dx=False)
-                else:
-                    first.backward(dout)
+            for layer in reversed(rest):
+                dout = layer.backward(dout)
+            # Nobody uses the gradient w.r.t. the input images, so a first layer that can skip it
+            # (common.fast's) does, as frameworks do; the book's layers compute it anyway.
+            if parts is not None:
+                parts.backward(dout, need_dx=False)          # the parts' dW and db, summed onto the layers
+            elif _backward_can_skip_dx(type(first)):
+                first.backward(dout, need_dx=False)
+            else:
+                first.backward(dout)
         grads = {}
         for key in self.params:
             layer, attr = self._grad_source[key]

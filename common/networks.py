@@ -259,10 +259,12 @@ class Network:
         """L2: (lambda / 2) * sum ||W||^2 (the book's weight decay); L1: lambda * sum |W|. Biases are exempt."""
         if not self.weight_decay_lambda:
             return 0.0
-        weights = [W.astype(np.float64) for k, W in self.params.items() if k.startswith("W")]
+        weights = [W for k, W in self.params.items() if k.startswith("W")]
+        # Summed in float64 whatever W's dtype. dtype=np.float64 converts inside the ufunc: one new
+        # array per W (its squares), not a float64 copy of W and then another for the squares.
         if self.weight_decay_type == "l1":
-            return self.weight_decay_lambda * sum(float(np.sum(np.abs(W))) for W in weights)
-        return 0.5 * self.weight_decay_lambda * sum(float(np.sum(W ** 2)) for W in weights)
+            return self.weight_decay_lambda * sum(float(np.abs(W, dtype=np.float64).sum()) for W in weights)
+        return 0.5 * self.weight_decay_lambda * sum(float(np.square(W, dtype=np.float64).sum()) for W in weights)
 
     def loss(self, x: np.ndarray, t: np.ndarray, train_flg: bool = False) -> float:
         """Mean cross-entropy over the batch, plus the weight-decay penalty when it is on."""

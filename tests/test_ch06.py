@@ -282,3 +282,20 @@ def test_random_beats_grid_when_one_parameter_matters():
     assert res["random"].mean() > res["grid"].mean() + 0.1
     fig = ex.plot_grid_vs_random()
     assert len(fig.axes) == 2 and max(fig.axes[0].get_yticks()) == 1.0    # the score band above 1 has no b ticks
+
+
+def test_compare_weight_inits_reuses_the_sgd_run_of_compare_optimizers(toy):
+    # He init with SGD at lr 0.01 is compare_optimizers' "SGD" run: trained once, the curve is reused
+    (x, t), _ = toy
+    setting = {"hidden": (16, 16, 16, 16), "batch_size": 32}
+    sgd = ex.compare_optimizers(x, t, 40, optimizers={"SGD": ex.BOOK_MNIST_OPTIMIZERS["SGD"]}, **setting)["SGD"]
+    trained = ex.compare_weight_inits(x, t, 40, **setting)
+    np.testing.assert_array_equal(trained["He"], sgd)                      # the same run, bit for bit
+    reused = ex.compare_weight_inits(x, t, 40, reuse={"He": sgd}, **setting)
+    assert list(reused) == ["std=0.01", "Xavier", "He"]                    # the order of inits, not of training
+    for label in trained:
+        np.testing.assert_array_equal(reused[label], trained[label])
+    with pytest.raises(ValueError, match="not one of the runs"):
+        ex.compare_weight_inits(x, t, 40, reuse={"he": sgd}, **setting)
+    with pytest.raises(ValueError, match=r"shape \(39,\)"):
+        ex.compare_weight_inits(x, t, 40, reuse={"He": sgd[:-1]}, **setting)

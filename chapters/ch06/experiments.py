@@ -132,17 +132,32 @@ def compare_weight_inits(x: np.ndarray, t: np.ndarray, iters: int, inits: dict[s
                          hidden: Sequence[int] = (100, 100, 100, 100), activation: str = "relu",
                          lr: float = 0.01, batch_size: int = 128, seed: int = 0,
                          dtype: Any = np.float32, view: LiveTraining | None = None,
-                         executor: concurrent.futures.Executor | None = None) -> dict[str, np.ndarray]:
+                         executor: concurrent.futures.Executor | None = None,
+                         reuse: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """The book's 6.2.4: the same net and SGD(lr), one run per initial weight scale.
 
-    inits: label -> weight_init_std (a number, "xavier" or "he"). Returns label -> losses (iters,).
+    inits: label -> weight_init_std (a number, "xavier" or "he"). Returns label -> losses (iters,), in the
+    order of ``inits``.
     executor: as in :func:`compare_optimizers`.
+    reuse: label -> the losses of a run already trained in exactly this setting, taken as they are instead of
+    training it again. With the defaults, "He" is :func:`compare_optimizers`' "SGD" run (He init, SGD with
+    lr 0.01, the same seed, net and mini-batches). Only the label and the length can be checked here: that
+    the setting is the same is the caller's word (retrain a few iterations and compare, as ch06 does).
     """
     inits = inits or {"std=0.01": 0.01, "Xavier": "xavier", "He": "he"}
-    return _iterations_runs({label: {"x": x, "t": t, "iters": iters, "hidden": hidden, "activation": activation,
-                                     "weight_init_std": std, "optimizer": "sgd", "optimizer_param": {"lr": lr},
-                                     "batch_size": batch_size, "seed": seed, "dtype": dtype}
-                             for label, std in inits.items()}, view, executor)
+    reuse = dict(reuse or {})
+    for label, losses in reuse.items():
+        if label not in inits:
+            raise ValueError(f"compare_weight_inits: reuse names {label!r}, which is not one of the runs "
+                             f"{list(inits)}")
+        if np.shape(losses) != (iters,):
+            raise ValueError(f"compare_weight_inits: the losses reused for {label!r} have shape "
+                             f"{np.shape(losses)}, not ({iters},) for iters={iters}")
+    trained = _iterations_runs({label: {"x": x, "t": t, "iters": iters, "hidden": hidden, "activation": activation,
+                                        "weight_init_std": std, "optimizer": "sgd", "optimizer_param": {"lr": lr},
+                                        "batch_size": batch_size, "seed": seed, "dtype": dtype}
+                                for label, std in inits.items() if label not in reuse}, view, executor)
+    return {label: (np.asarray(reuse[label]) if label in reuse else trained[label]) for label in inits}
 
 
 def final_loss(losses: np.ndarray, last: int = 100) -> float:

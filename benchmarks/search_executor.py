@@ -1,7 +1,7 @@
 """Wall time of the ch06 random search (6.5.3) in this process vs on chapters.executors.local_executor().
 
 The notebook's settings: 500 MNIST training images split 400 / 100 (seed 0), lr 10^[-6, -2], weight decay
-10^[-8, -4], seed 0; full budget 60 trials x 50 epochs (DLFS_QUICK=1: 16 x 40). Also checks that the rows are
+10^[-8, -4], seed 0; full budget 50 trials x 50 epochs (DLFS_QUICK=1: 16 x 40). Also checks that the rows are
 identical and prints what sending the data with every trial costs (pickling x_train etc.).
 
     .venv/bin/python benchmarks/search_executor.py [--workers 2] [--trials N] [--epochs E]
@@ -27,7 +27,7 @@ from dataset.mnist import load_mnist
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", type=int, default=cpu_count())
-    ap.add_argument("--trials", type=int, default=budget(full=60, quick=16))
+    ap.add_argument("--trials", type=int, default=budget(full=50, quick=16))
     ap.add_argument("--epochs", type=int, default=budget(full=50, quick=40))
     ap.add_argument("--context", default=None, help="multiprocessing start method (default: Python's)")
     args = ap.parse_args()

@@ -94,6 +94,9 @@ class FastRelu(Relu):
         if GPU or x.ndim == 0:
             self.mask = x <= 0
             return np.maximum(x, 0)                      # a new array: x itself is untouched
+        if one_slice(x.nbytes):                          # a small batch (an MLP's): at once, no slices
+            self.mask = x <= 0
+            return np.maximum(x, zeros_like(x))          # laid out like x
         out = np.empty_like(x)                           # laid out like x (channels-last stays so)
         self.mask = np.empty_like(x, dtype=bool)
 

@@ -77,6 +77,13 @@ def init_scale(weight_init_std: float | str, fan_in: int) -> float:
     return float(weight_init_std)
 
 
+def _layer_forward(layer: Any, x: np.ndarray, train_flg: bool) -> np.ndarray:
+    """One layer's forward: Dropout and BatchNormalization take the train flag, every other layer only x."""
+    if isinstance(layer, (Dropout, BatchNormalization)):
+        return layer.forward(x, train_flg)
+    return layer.forward(x)
+
+
 @functools.lru_cache(maxsize=None)
 def _backward_can_skip_dx(layer_type: type) -> bool:
     """Whether a layer class's backward takes ``need_dx`` (common.fast's do). Asked once per class:
@@ -203,10 +210,7 @@ class Network:
         """
         x = self.prepare_input(x)
         for name, layer in self.layers.items():
-            if isinstance(layer, (Dropout, BatchNormalization)):
-                x = layer.forward(x, train_flg)
-            else:
-                x = layer.forward(x)
+            x = _layer_forward(layer, x, train_flg)
             yield name, layer, x
 
     def _blas_for_a_pass(self) -> Any:
@@ -243,7 +247,7 @@ class Network:
         if parts is not None:
             x = parts.forward(x)
         for layer in rest:
-            x = layer.forward(x, train_flg) if isinstance(layer, (Dropout, BatchNormalization)) else layer.forward(x)
+            x = _layer_forward(layer, x, train_flg)
         return x, parts, rest
 
     def predict(self, x: np.ndarray, train_flg: bool = False) -> np.ndarray:

@@ -87,9 +87,9 @@ class FastAffine(Affine):
 class FastRelu(Relu):
     """:class:`common.layers.Relu`, a slice of the batch at a time (a batch that fits one slice, an MLP's,
     at once): ``np.maximum`` against an array of zeros builds the output, a product with the kept positions
-    the gradient. (NumPy's vectorised
-    maximum runs on two arrays; ``np.maximum(x, 0)`` with the scalar 0 took 4x longer here.
-    Boolean-mask assignment, ``out[mask] = 0``, and ``np.where`` are several times slower still.)"""
+    the gradient. (NumPy's vectorised maximum runs on two arrays; ``np.maximum(x, 0)`` with the scalar 0
+    took 4x longer here. Boolean-mask assignment, ``out[mask] = 0``, and ``np.where`` are several times
+    slower still.)"""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         if GPU or x.ndim == 0:

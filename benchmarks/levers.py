@@ -24,7 +24,8 @@ hits every variant alike; the table shows the median and the fastest quarter's u
                     instead of taking the next free slice
 - ReLU max(x, 0)    ReLU's np.maximum against the scalar 0 instead of an array of zeros
 
-Winograd F(2x2, 3x3) is measured separately (benchmarks/winograd.py): it is not in common.fast.
+Winograd F(2x2, 3x3) (benchmarks/winograd.py) and patches over whole padded rows (benchmarks/whole_rows.py)
+are measured separately: neither is in common.fast.
 """
 from __future__ import annotations
 

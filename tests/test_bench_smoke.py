@@ -91,3 +91,26 @@ def test_every_lever_variant_runs_and_is_undone():
     assert (fast.layers.zeros_like, fast.parts._run_in_threads) == before_elsewhere
     assert (fast.FastConvolution.forward, fast.FastConvolution.backward, fast.FastConvolution._channels_last) == conv
     assert fast.BatchParts.POOL_FIRST is True
+
+
+def test_whole_row_patches_compute_what_the_book_does():
+    """benchmarks/whole_rows.py's convolution equals the book's layer, and a DeepConvNet built with it
+    (its Conv2 switched, the parts still in use) has the same gradient as the lab's."""
+    import numpy as np
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import whole_rows
+    from common import fast
+    from common.networks import DeepConvNet
+    assert whole_rows.check() < 1e-12
+    rng = np.random.default_rng(0)
+    x, t = rng.random((10, 1, 28, 28)), rng.integers(0, 10, 10)
+    net = whole_rows.rows_net(seed=0, dropout_ratio=0.0)
+    assert [n for n, layer in net.layers.items() if type(layer) is whole_rows.RowsConvolution] == ["Conv2"]
+    saved = fast.parts.PER_SAMPLE
+    with whole_rows.rows_in_parts():
+        assert fast.parts.per_sample_prefix(list(net.layers.values())) == 15      # Conv1 ... Pool3, in parts
+        got = net.gradient(x, t)
+    assert fast.parts.PER_SAMPLE is saved
+    want = DeepConvNet(seed=0, dropout_ratio=0.0).gradient(x, t)
+    for key in want:
+        np.testing.assert_allclose(got[key], want[key], rtol=1e-9, atol=1e-12, err_msg=key)

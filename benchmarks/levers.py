@@ -3,8 +3,9 @@ SimpleConvNet and DeepConvNet, float32, batch 100, with one lever turned off at 
 
     .venv/bin/python benchmarks/levers.py [--reps 40] [--json benchmarks/levers.json]
 
-Variants (all in this process, taking turns step by step, so that a busy moment of a shared machine
-hits every variant alike; the table shows the median and the fastest quarter's upper bound):
+Variants (all in this process, taking turns in blocks of steps, the blocks in a new random order every
+round, so that a busy moment of a shared machine hits every variant alike; each block starts with a quarter
+second of untimed steps; the table shows the median and the fastest quarter's upper bound):
 
 - all levers        common.fast as the networks use it
 - layer by layer    no BatchParts (PARTS = 1): every layer takes the whole batch, its slices shared
@@ -153,6 +154,12 @@ def variants() -> dict[str, Callable[[], Any]]:
     }
 
 
+#: timed steps in a row per variant, after untimed ones for at least SETTLE seconds (a variant on BLAS's
+#: own threads leaves them spinning for a while after its step: the next step took 1.6x as long)
+BLOCK = 4
+SETTLE = 0.25
+
+
 def measure(reps: int) -> dict[str, dict[str, dict[str, float]]]:
     rng = np.random.default_rng(0)
     x = rng.random((100, 1, 28, 28), dtype=np.float32)
@@ -163,17 +170,24 @@ def measure(reps: int) -> dict[str, dict[str, dict[str, float]]]:
         nets = {v: make(dtype=np.float32, seed=0) for v in setups}
         opts = {v: (BookAdam if v == "book Adam step" else Adam)(lr=0.001) for v in setups}
         times: dict[str, list[float]] = {v: [] for v in setups}
-        for rep in range(reps + 3):
-            for v, setup in setups.items():
-                undo = setup()
+        names, order = list(setups), np.random.default_rng(1)
+        for _ in range(-(-reps // BLOCK)):
+            # a round: each variant takes one block of steps, the blocks in a new order every round; the
+            # untimed steps first take whatever the variant before left behind
+            for v in (names[i] for i in order.permutation(len(names))):
+                undo = setups[v]()
                 try:
-                    t0 = time.perf_counter()
-                    opts[v].update(nets[v].params, nets[v].gradient(x, t))
-                    dt = time.perf_counter() - t0
+                    start = time.perf_counter()
+                    while True:
+                        opts[v].update(nets[v].params, nets[v].gradient(x, t))
+                        if time.perf_counter() - start >= SETTLE:
+                            break
+                    for _ in range(BLOCK):
+                        t0 = time.perf_counter()
+                        opts[v].update(nets[v].params, nets[v].gradient(x, t))
+                        times[v].append(time.perf_counter() - t0)
                 finally:
                     undo()
-                if rep >= 3:                                   # the first steps allocate and warm up
-                    times[v].append(dt)
         results[name] = {v: {"median_ms": 1e3 * statistics.median(ts),
                              "q1_ms": 1e3 * float(np.percentile(ts, 25))} for v, ts in times.items()}
     return results

@@ -114,3 +114,25 @@ def test_whole_row_patches_compute_what_the_book_does():
     want = DeepConvNet(seed=0, dropout_ratio=0.0).gradient(x, t)
     for key in want:
         np.testing.assert_allclose(got[key], want[key], rtol=1e-9, atol=1e-12, err_msg=key)
+
+
+def test_the_lever_harness_times_every_variant_in_blocks(monkeypatch):
+    """benchmarks/levers.py's measure(): each variant gets its blocks of timed steps, after the untimed ones."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import levers
+    monkeypatch.setattr(levers, "SETTLE", 0.0)        # one untimed step per block
+    monkeypatch.setattr(levers, "BLOCK", 1)
+    calls = []
+    real = levers.variants
+
+    def counted():
+        return {name: (lambda setup=setup, name=name: calls.append(name) or setup()) for name, setup in real().items()}
+
+    monkeypatch.setattr(levers, "variants", counted)
+    res = levers.measure(reps=2)                        # 2 rounds of one block each
+    names = list(real())
+    assert list(res) == ["SimpleConvNet", "DeepConvNet"]
+    for net in res.values():
+        assert list(net) == names and all(v["median_ms"] > 0 and v["q1_ms"] <= v["median_ms"] for v in net.values())
+    assert sorted(calls) == sorted(names * 4)            # every variant set up once a round, for both networks
+    assert calls[:len(names)] != names or calls[len(names):2 * len(names)] != names   # the order changes

@@ -640,7 +640,7 @@ class TrainingPanel:
         self.image = w.Image(format="png", layout=w.Layout(width=f"{size[0]}px", height=f"{size[1]}px"))
         self.status = w.Label(value=f"{describe(self.settings())}. Press Train.", layout=w.Layout(height="28px"))
         self.stop_button = w.Button(description="Stop", icon="stop", button_style="danger", disabled=True)
-        self.stop_button.on_click(lambda _button: self.view.request_stop() if self.view is not None else None)
+        self.stop_button.on_click(self._stop_clicked)
         self.widget = w.VBox([w.HBox([*controls.values(), self.button]), self.image,
                               w.HBox([self.stop_button, self.status])])
 
@@ -658,6 +658,13 @@ class TrainingPanel:
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+    def _stop_clicked(self, _button: Any) -> None:
+        """Stop the run going on. A click can arrive after a short run has ended (the browser still showed
+        Stop enabled): it then changes nothing."""
+        view = self.view
+        if view is not None and self.running and not view.finished:
+            view.request_stop()
 
     def start(self) -> bool:
         """Start a run with the controls' values (what Train does); False if one is still running."""
@@ -685,7 +692,7 @@ class TrainingPanel:
         finally:
             for control in (*self.controls.values(), self.button):
                 control.disabled = False
-            self.stop_button.disabled = True
+            self.stop_button.description, self.stop_button.disabled = "Stop", True   # no longer "Stopping…"
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until the current run (if any) has ended."""

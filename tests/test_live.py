@@ -271,6 +271,44 @@ def test_training_panel_stop_ends_the_run_and_the_panel_says_so():
     assert panel.status.value.endswith(" of 10,000; parameters and history kept.")
 
 
+def test_a_stop_click_that_arrives_after_the_run_ended_changes_nothing():
+    """The browser may still show Stop enabled when a short run has just finished: the late click must not
+    leave the button saying "Stopping…" (nothing is stopping) nor touch the finished run's sentence."""
+    def train(view, lr):
+        view.start_run("short", 3)
+        for _ in range(3):
+            view.record_loss(1.0)
+        return "finished"
+
+    panel = _panel(train)
+    panel.start()
+    panel.wait(10)
+    panel.stop_button.click()                                      # too late: the run is over
+    assert panel.stop_button.description == "Stop" and panel.stop_button.disabled
+    assert panel.status.value == "finished" and not panel.view.stop_requested
+    assert not panel.button.disabled
+    panel.start()                                                   # and the next run is not stopped by it
+    panel.wait(10)
+    assert panel.status.value == "finished"
+
+
+def test_the_stop_button_reads_stop_again_after_a_stopped_run():
+    def train(view, lr):
+        view.start_run("endless", 10_000)
+        while not view.stop_requested:
+            view.record_loss(1.0)
+            time.sleep(0.001)
+        return None
+
+    panel = _panel(train)
+    panel.start()
+    time.sleep(0.3)
+    panel.stop_button.click()
+    assert panel.stop_button.description == "Stopping…"
+    panel.wait(10)
+    assert panel.stop_button.description == "Stop" and panel.stop_button.disabled
+
+
 def test_training_panel_shows_a_failure_instead_of_hiding_it():
     def train(view, lr):
         raise ValueError("bad settings")

@@ -104,6 +104,9 @@ def test_training_panel_trains_on_click_and_stops(lab):
     assert train.count() == 1, f"expected one Train button (two_layer_net_panel) in {CH05}, found {train.count()}"
     panel = tab.panel.locator(".widget-vbox").filter(has=tab.page.locator("button", has_text="Train")).last
     status = panel.locator(".widget-label").last
+    # the smallest batch size: the longest run (12,000 updates in the notebook's 2 quick epochs, some 2 s;
+    # at batch 100 a run is over in under a second, before a click on Stop can arrive)
+    panel.locator("select").select_option("10")
     train.scroll_into_view_if_needed()
     train.click()
     tab.page.wait_for_function("el => /iteration [1-9]/.test(el.textContent)", arg=status.element_handle(),

@@ -15,7 +15,7 @@ second of untimed steps; the table shows the median and the fastest quarter's up
                     being handed on channels-last
 - 1 MB slices       SLICE_BYTES 1 MB instead of 2 MB (this core's own L2 cache is 1 MB)
 - one thread        DLFS_THREADS=1: the slices in the calling thread, BLAS on its own threads
-- one slice         SLICE_BYTES so large that each layer takes the whole batch at once (one thread)
+- one slice         SLICE_BYTES so large that each layer (or part of BatchParts) is one slice, computed at once
 - no slices/threads one slice and DLFS_THREADS=1, layer by layer: whole-batch copies, BLAS threads
                     only (as before the first speed round)
 - channels-first    every convolution per image in (C, H, W) order, never channels-last
